@@ -1,0 +1,21 @@
+//! # auditfed-schemas
+//!
+//! The shared vocabulary of auditfed's crates:
+//!
+//! - [`ocsf`]: the common event model, OCSF 1.8.0 events as Rust values
+//!   (classes, activities, objects) that serialize to OCSF JSON;
+//! - [`source`]: the source log formats auditfed understands and the
+//!   metadata (lineage) that travels with each raw record;
+//! - [`archive`]: the versioned Arrow schema of the Parquet archive
+//!   (flattened query columns, the OCSF JSON and raw record, seal columns).
+//!
+//! The vendored OCSF 1.8.0 schema files under `ocsf/1.8.0/` are the
+//! reference the tests check every emitted event against.
+
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod ocsf;
+pub mod source;
+
+pub use source::{SourceMeta, SourceType};

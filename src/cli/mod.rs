@@ -1,0 +1,32 @@
+//! Subcommands.
+
+mod normalize;
+mod schema;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// auditfed — collect, normalize to OCSF, seal, archive, query and forward audit logs.
+#[derive(Debug, Parser)]
+#[command(name = "auditfed", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Normalize audit records to OCSF 1.8.0, one JSON event per line on stdout.
+    Normalize(normalize::Args),
+    /// Print the supported sources, the OCSF classes and the archive's Arrow schema.
+    Schema(schema::Args),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Normalize(args) => normalize::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}

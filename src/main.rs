@@ -1,0 +1,21 @@
+//! `auditfed`: the command line. A thin layer over the library crates:
+//! argument parsing, file handling and exit codes live here, nothing else.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("auditfed: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
