@@ -135,7 +135,9 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             target.fill(&mut event);
         }
     }
-    event.resources = resources(&mut r);
+    if class.has_resources() {
+        event.resources = resources(&mut r);
+    }
     event.actor = actor;
     event.src_endpoint = src;
     event.http_request = user_agent.map(|ua| HttpRequest {

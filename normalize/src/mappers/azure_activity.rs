@@ -62,7 +62,12 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     common.outcome(&mut r, &mut event);
 
     let mut actor = Actor::default();
-    let mut identity = r.obj("identity");
+    // Base Events have no `actor` (only the `host` profile adds one): their identity stays unmapped.
+    let mut identity = if class == Class::BaseEvent {
+        None
+    } else {
+        r.obj("identity")
+    };
     if let Some(claims) = identity.as_mut().and_then(|i| i.obj("claims")) {
         let mut claims = claims;
         let name = claims
@@ -85,7 +90,9 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             i.put_rest("claims", claims);
         }
     }
-    if let Some(caller) = r.str("caller") {
+    if class != Class::BaseEvent
+        && let Some(caller) = r.str("caller")
+    {
         if actor.user.is_none() {
             let email = is_email(&caller).then(|| caller.clone());
             actor.user = Some(User {
@@ -166,17 +173,24 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     if class != Class::BaseEvent {
         event.actor = Some(actor);
         event.src_endpoint = Some(src);
-    } else if actor != Actor::default() {
-        event.actor = Some(actor);
     }
-    event.resources = common.resource_id.as_ref().map(|id| {
-        vec![ResourceDetails {
-            uid: Some(id.clone()),
-            name: id.rsplit('/').next().map(str::to_owned),
-            r#type: resource_type(id),
-            ..Default::default()
-        }]
-    });
+    if !class.has_resources()
+        && let Some(id) = &common.resource_id
+    {
+        r.0.insert("resourceId".into(), Value::String(id.clone()));
+    }
+    event.resources = common
+        .resource_id
+        .as_ref()
+        .filter(|_| class.has_resources())
+        .map(|id| {
+            vec![ResourceDetails {
+                uid: Some(id.clone()),
+                name: id.rsplit('/').next().map(str::to_owned),
+                r#type: resource_type(id),
+                ..Default::default()
+            }]
+        });
     event.cloud = Some(common.cloud(r.str("location")));
     if let Some(addr) = common.unparsed_caller {
         r.0.insert("callerIpAddress".into(), Value::String(addr));

@@ -192,7 +192,9 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     if let Some(res) = resource {
         r.put_rest("resource", res);
     }
-    if let Some(name) = &resource_name {
+    if let Some(name) = resource_name.as_ref().filter(|_| !class.has_resources()) {
+        p.0.insert("resourceName".into(), Value::String(name.clone()));
+    } else if let Some(name) = &resource_name {
         event.resources = Some(vec![ResourceDetails {
             uid: Some(name.clone()),
             name: name.rsplit('/').next().map(str::to_owned),

@@ -201,8 +201,17 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             r#type: kind,
             ..Default::default()
         };
-        event.resources = Some(vec![details]);
-        r.put_rest("objectRef", o);
+        if class == Class::ApiActivity || class == Class::UserAccessManagement {
+            event.resources = Some(vec![details]);
+            r.put_rest("objectRef", o);
+        } else {
+            // Account Change has no `resources`: the whole objectRef stays unmapped.
+            r.0.insert(
+                "objectRef".into(),
+                serde_json::to_value(&details).unwrap_or_default(),
+            );
+            r.put_rest("objectRefExtra", o);
+        }
     }
     match class {
         Class::UserAccessManagement => {
@@ -246,7 +255,12 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         }
         _ => {}
     }
-    event.api = Some(Api {
+    // `api` belongs to API Activity here (elsewhere only to the `cloud` profile,
+    // which a cluster's audit log does not have): other classes keep the verb unmapped.
+    if class != Class::ApiActivity {
+        r.0.insert("verb".into(), Value::String(verb.clone()));
+    }
+    event.api = (class == Class::ApiActivity).then(|| Api {
         operation: Some(verb.clone()),
         service: Some(Service {
             name: Some("kube-apiserver".to_owned()),
@@ -259,6 +273,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         response,
         version: None,
     });
+    let _ = response;
     event.message = Some(format!(
         "{verb} {}",
         request_uri.as_deref().unwrap_or(&resource)

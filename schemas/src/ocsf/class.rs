@@ -82,6 +82,12 @@ impl Class {
         }
     }
 
+    /// Whether the class defines `resources` (API Activity, User Access
+    /// Management); mappers keep resource ids unmapped on the others.
+    pub const fn has_resources(self) -> bool {
+        matches!(self, Class::ApiActivity | Class::UserAccessManagement)
+    }
+
     /// The class for a `class_uid`, if auditfed emits it.
     pub fn from_uid(uid: i32) -> Option<Class> {
         Class::ALL.into_iter().find(|c| c.uid() == uid)

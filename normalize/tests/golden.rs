@@ -1,0 +1,131 @@
+//! Golden tests: every fixture (the real samples in ../shared/samples and the
+//! vendor-documentation records, see tests/fixtures/MANIFEST.tsv) normalizes
+//! to exactly the committed output in tests/golden/.
+//!
+//! After an intended mapping change: `UPDATE_GOLDEN=1 cargo test -p
+//! auditfed-normalize --test golden`, then review the diff field by field
+//! and bump the mapper's VERSION.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use support::{crate_dir, fixtures, outcomes};
+
+fn golden_path(rel: &std::path::Path) -> PathBuf {
+    crate_dir()
+        .join("tests/golden")
+        .join(format!("{}.golden.json", rel.display()))
+}
+
+#[test]
+fn every_fixture_matches_its_golden_output() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for (source, rel) in fixtures() {
+        let actual = Value::Array(outcomes(Some(source), &rel));
+        let path = golden_path(&rel);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
+            continue;
+        }
+        let expected: Value = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).unwrap(),
+            Err(_) => {
+                mismatches.push(format!(
+                    "{}: no golden file {}",
+                    rel.display(),
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        if expected != actual {
+            let (Value::Array(e), Value::Array(a)) = (&expected, &actual) else {
+                unreachable!()
+            };
+            let first = e
+                .iter()
+                .zip(a)
+                .position(|(x, y)| x != y)
+                .unwrap_or(e.len().min(a.len()));
+            mismatches.push(format!(
+                "{}: differs from its golden at outcome #{first} ({} expected, {} actual)\n  expected: {}\n  actual:   {}",
+                rel.display(),
+                e.len(),
+                a.len(),
+                e.get(first).map(|v| v.to_string()).unwrap_or_default().chars().take(400).collect::<String>(),
+                a.get(first).map(|v| v.to_string()).unwrap_or_default().chars().take(400).collect::<String>(),
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} fixture(s) differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn auto_detection_gives_the_same_result_as_naming_the_source() {
+    for (source, rel) in fixtures() {
+        let named = outcomes(Some(source), &rel);
+        let auto = outcomes(None, &rel);
+        for (i, (n, a)) in named.iter().zip(&auto).enumerate() {
+            // An error may name `auto` instead of the source; events must be identical.
+            if n.get("event").is_some() || a.get("event").is_some() {
+                assert_eq!(
+                    n,
+                    a,
+                    "{}: outcome #{i} differs under --source auto",
+                    rel.display()
+                );
+            }
+        }
+        assert_eq!(named.len(), auto.len(), "{}", rel.display());
+    }
+}
+
+#[test]
+fn rejected_records_are_exactly_the_known_defective_ones() {
+    // Each entry: fixture, and a fragment of the typed error it must give.
+    let expected: &[(&str, &str)] = &[
+        ("gcp_audit/plaso__gcp_logging.jsonl", "has no protoPayload"),
+        ("syslog/go-libaudit__audit-rhel7.log", "(`msg=?`)"),
+        ("syslog/plaso__syslog", "`MMM` is not a month"),
+        (
+            "okta/okta-docs__system-log-logevent-example.json",
+            "2017-09-31T22:23:07.777Z",
+        ),
+        (
+            "entra_signin/ms-docs__signin-log-schema-example.json",
+            "__never__",
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (source, rel) in fixtures() {
+        for outcome in outcomes(Some(source), &rel) {
+            if let Some(err) = outcome.get("error").and_then(Value::as_str) {
+                seen.push((rel.display().to_string(), err.to_owned()));
+            }
+        }
+    }
+    for (rel, err) in &seen {
+        assert!(
+            expected
+                .iter()
+                .any(|(f, frag)| f == rel && err.contains(frag)),
+            "unexpected rejection in {rel}: {err}"
+        );
+        assert!(err.contains("line "), "error without a position: {err}");
+    }
+    for (f, frag) in expected.iter().filter(|(_, frag)| *frag != "__never__") {
+        assert!(
+            seen.iter().any(|(rel, err)| rel == f && err.contains(frag)),
+            "{f} should be rejected with `{frag}`"
+        );
+    }
+}
