@@ -405,7 +405,7 @@ mod tests {
             positions[1],
             Position {
                 line: 1,
-                byte_offset: 19,
+                byte_offset: 21,
                 index: 1
             }
         );
@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(errors[0].0.line, 2);
         assert_eq!(errors[1].0.line, 4);
         assert!(
-            matches!(&errors[0].1, ErrorKind::InvalidJson(m) if m.contains("line 3")),
+            matches!(&errors[0].1, ErrorKind::InvalidJson(m) if m.contains("line 4")),
             "{errors:?}"
         );
     }
