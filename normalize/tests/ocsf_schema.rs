@@ -66,7 +66,8 @@ fn the_validator_accepts_a_minimal_valid_event() {
 #[test]
 fn the_validator_catches_what_it_must() {
     let v = validator();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "api: required",
             Box::new(|e| drop(e.as_object_mut().unwrap().remove("api"))),

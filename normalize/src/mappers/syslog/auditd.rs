@@ -116,7 +116,7 @@ fn parse_pairs(text: &str, out: &mut BTreeMap<String, String>) {
 /// auditd hex-encodes values with spaces or quotes (`acct=726F6F74`).
 fn decode_hex(value: &str) -> String {
     if value.len() >= 2
-        && value.len() % 2 == 0
+        && value.len().is_multiple_of(2)
         && value
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# auditfed's full test command (the one README.md names and .ci/run calls).
+#
+# It installs what the tests need into ./.cache (git-ignored), runs the format
+# and lint gates, builds every test once, then runs them. Later issues add the
+# real services (Kafka, object-store emulators) here: each is started before
+# the tests that need it and stopped by the EXIT trap, also when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache=${AUDITFED_CACHE:-$root/.cache}
+mkdir -p "$cache"
+
+cleanup() {
+  local status=$?
+  # Services started below are stopped here (none yet).
+  exit "$status"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python for the independent OCSF JSON Schema check ($cache/venv)"
+if [ ! -x "$cache/venv/bin/python" ]; then
+  python3 -m venv "$cache/venv"
+fi
+"$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
+  'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5'
+export AUDITFED_PYTHON="$cache/venv/bin/python"
+export AUDITFED_REQUIRE_PYTHON=1
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the tests once"
+cargo test --workspace --all-targets --locked --no-run
+
+step "run the tests"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+step "all tests passed"
