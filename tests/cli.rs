@@ -9,12 +9,19 @@ fn auditfed() -> Command {
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("normalize/tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("normalize/tests/fixtures")
+        .join(rel)
 }
 
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child =
-        auditfed().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = auditfed()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     (
@@ -31,28 +38,51 @@ fn normalize_prints_one_ocsf_event_per_line() {
         .arg(fixture("aws_cloudtrail/otel-contrib__cloudtrail_log.json"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 7);
     assert!(lines.iter().all(|e| e["metadata"]["version"] == "1.8.0"));
-    assert!(lines.iter().any(|e| e["class_uid"] == 3002), "the ConsoleLogin is an Authentication");
+    assert!(
+        lines.iter().any(|e| e["class_uid"] == 3002),
+        "the ConsoleLogin is an Authentication"
+    );
 }
 
 #[test]
 fn bad_records_go_to_stderr_with_exit_2_and_good_ones_are_still_printed() {
     let input = b"{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-01-01T00:00:00Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"eventID\":\"a\",\"sourceIPAddress\":\"192.0.2.1\",\"userIdentity\":{\"type\":\"IAMUser\",\"userName\":\"bob\"}}\n{not json\n{\"eventVersion\":\"1.08\",\"eventTime\":\"yesterday\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\"}\n";
-    let (code, stdout, stderr) = run_with_stdin(&["normalize", "--source", "aws_cloudtrail", "-"], input);
+    let (code, stdout, stderr) =
+        run_with_stdin(&["normalize", "--source", "aws_cloudtrail", "-"], input);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(stderr.contains("aws_cloudtrail: line 2") && stderr.contains("invalid JSON"), "{stderr}");
-    assert!(stderr.contains("line 3") && stderr.contains("`eventTime`"), "{stderr}");
-    assert!(stderr.contains("2 record(s) could not be normalized"), "{stderr}");
+    assert!(
+        stderr.contains("aws_cloudtrail: line 2") && stderr.contains("invalid JSON"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 3") && stderr.contains("`eventTime`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 record(s) could not be normalized"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn auto_detects_each_record_and_reads_gzip() {
-    let raw = std::fs::read(fixture("k8s_audit/falco__create_configmap_sensitive_values.json")).unwrap();
+    let raw = std::fs::read(fixture(
+        "k8s_audit/falco__create_configmap_sensitive_values.json",
+    ))
+    .unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&raw).unwrap();
     let (code, stdout, stderr) = run_with_stdin(&["normalize"], &gz.finish().unwrap());
@@ -63,18 +93,33 @@ fn auto_detects_each_record_and_reads_gzip() {
 
 #[test]
 fn unknown_source_and_missing_file_are_clear_errors() {
-    let out = auditfed().args(["normalize", "--source", "cloudtrail", "x"]).output().unwrap();
+    let out = auditfed()
+        .args(["normalize", "--source", "cloudtrail", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown source type `cloudtrail`") && err.contains("aws_cloudtrail"), "{err}");
-    let out = auditfed().args(["normalize", "/nonexistent/file.json"]).output().unwrap();
+    assert!(
+        err.contains("unknown source type `cloudtrail`") && err.contains("aws_cloudtrail"),
+        "{err}"
+    );
+    let out = auditfed()
+        .args(["normalize", "/nonexistent/file.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.json: No such file"));
 }
 
 #[test]
 fn digest_files_are_set_aside_not_emitted() {
-    let out = auditfed().arg("normalize").arg(fixture("aws_cloudtrail/otel-contrib__cloudtrail_digest.json")).output().unwrap();
+    let out = auditfed()
+        .arg("normalize")
+        .arg(fixture(
+            "aws_cloudtrail/otel-contrib__cloudtrail_digest.json",
+        ))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CloudTrail digest file"));
@@ -87,10 +132,29 @@ fn schema_lists_sources_classes_and_archive_columns() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["sources"].as_array().unwrap().len(), 9);
     assert_eq!(doc["ocsf_version"], "1.8.0");
-    let uids: Vec<i64> = doc["classes"].as_array().unwrap().iter().map(|c| c["class_uid"].as_i64().unwrap()).collect();
+    let uids: Vec<i64> = doc["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["class_uid"].as_i64().unwrap())
+        .collect();
     assert_eq!(uids, vec![0, 3001, 3002, 3004, 3005, 3006, 6003]);
-    let cols: Vec<&str> = doc["archive"]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    for needed in ["time", "class_uid", "event_json", "raw_record", "chain_id", "seq", "leaf_hash", "chain_hash"] {
+    let cols: Vec<&str> = doc["archive"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for needed in [
+        "time",
+        "class_uid",
+        "event_json",
+        "raw_record",
+        "chain_id",
+        "seq",
+        "leaf_hash",
+        "chain_hash",
+    ] {
         assert!(cols.contains(&needed), "{needed} missing from {cols:?}");
     }
     let text = auditfed().arg("schema").output().unwrap();

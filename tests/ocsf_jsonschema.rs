@@ -24,7 +24,11 @@ fn validate(dir: &Path) -> Option<(i32, String)> {
         .arg(dir)
         .output()
         .expect("cannot run python");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let code = out.status.code().unwrap_or(-1);
     if code == 3 {
         assert!(
@@ -39,9 +43,14 @@ fn validate(dir: &Path) -> Option<(i32, String)> {
 
 #[test]
 fn every_golden_event_validates_against_the_ocsf_json_schema() {
-    let Some((code, text)) = validate(&root().join("normalize/tests/golden")) else { return };
+    let Some((code, text)) = validate(&root().join("normalize/tests/golden")) else {
+        return;
+    };
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("validated ") && text.contains(": 0 problem(s)"), "{text}");
+    assert!(
+        text.contains("validated ") && text.contains(": 0 problem(s)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -49,8 +58,10 @@ fn the_json_schema_check_rejects_an_invalid_event() {
     let dir = std::env::temp_dir().join(format!("auditfed-ocsf-neg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A real golden event with one required attribute removed and one enum broken.
-    let golden = root().join("normalize/tests/golden/k8s_audit/falco__create_service.json.golden.json");
-    let mut outcomes: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+    let golden =
+        root().join("normalize/tests/golden/k8s_audit/falco__create_service.json.golden.json");
+    let mut outcomes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
     let event = outcomes[0]["event"].as_object_mut().unwrap();
     event.remove("severity_id");
     event.insert("activity_id".into(), serde_json::json!(42));

@@ -28,8 +28,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     // Old v1beta1 producers omit apiVersion; `kind: Event` with an auditID is then enough.
     let api_version = r.str("apiVersion").unwrap_or_default();
     let legacy_event = api_version.is_empty() && r.peek_str("kind") == Some("Event");
-    if !(api_version.starts_with("audit.k8s.io/") || legacy_event)
-    {
+    if !(api_version.starts_with("audit.k8s.io/") || legacy_event) {
         return Err(ErrorKind::not_a(
             EXPECTED,
             format!("apiVersion `{api_version}` is not audit.k8s.io/*"),
