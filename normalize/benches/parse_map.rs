@@ -121,7 +121,7 @@ fn main() {
         "{:<34} {:>8} {:>12} {:>10} {:>10}",
         "source (input)", "avg B", "events/s", "µs/event", "MB/s"
     );
-    let mut report = |label: &str, source: SourceType, records: &[Vec<u8>]| {
+    let report = |label: &str, source: SourceType, records: &[Vec<u8>]| {
         // Warm up caches and the allocator.
         measure(source, records, Duration::ZERO, 1);
         let (n, elapsed) = measure(source, records, budget, min_events);
