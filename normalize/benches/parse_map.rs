@@ -43,7 +43,7 @@ fn cloudtrail_record(i: usize) -> Vec<u8> {
         i % 101,
         i,
         i,
-        i % 3 == 0
+        i.is_multiple_of(3)
     )
     .into_bytes()
 }
