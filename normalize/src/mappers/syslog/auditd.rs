@@ -46,12 +46,16 @@ pub(crate) fn parse(text: &str) -> Option<Result<AuditRecord, ErrorKind>> {
         )));
     };
     let time_ms = match epoch.split_once('.') {
-        Some((secs, frac)) => secs
-            .parse::<i64>()
-            .ok()
-            .zip(format!("{frac:0<3}")[..3].parse::<i64>().ok())
-            .map(|(s, ms)| s * 1000 + ms),
-        None => epoch.parse::<i64>().ok().map(|s| s * 1000),
+        // Found by fuzzing: non-ASCII or huge stamps must be errors, not panics.
+        Some((secs, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => {
+            let millis: String = frac.chars().chain(std::iter::repeat('0')).take(3).collect();
+            secs.parse::<i64>()
+                .ok()
+                .zip(millis.parse::<i64>().ok())
+                .and_then(|(s, ms)| s.checked_mul(1000)?.checked_add(ms))
+        }
+        Some(_) => None,
+        None => epoch.parse::<i64>().ok().and_then(|s| s.checked_mul(1000)),
     };
     let Some(time_ms) = time_ms else {
         return Some(Err(ErrorKind::BadTimestamp {
@@ -156,5 +160,11 @@ mod tests {
         assert_eq!(rec.time_ms, 1500);
         assert!(parse("just text").is_none());
         assert!(parse("type=X msg=audit(abc:1): a=b").unwrap().is_err());
+        assert!(parse("type=X msg=audit(1.é:1): a=b").unwrap().is_err());
+        assert!(
+            parse("type=X msg=audit(99999999999999999.1:1): a=b")
+                .unwrap()
+                .is_err()
+        );
     }
 }

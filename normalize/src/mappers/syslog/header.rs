@@ -188,7 +188,12 @@ fn is_severity_word(word: &str) -> bool {
 
 fn bsd_timestamp_len(text: &str) -> Option<usize> {
     let b = text.as_bytes();
-    if b.len() < 15 || b[3] != b' ' || !b[..3].iter().all(u8::is_ascii_alphabetic) {
+    // ASCII only: the slices taken of it must fall on character boundaries.
+    if b.len() < 15
+        || b[3] != b' '
+        || !b[..3].iter().all(u8::is_ascii_alphabetic)
+        || !b[..15].is_ascii()
+    {
         return None;
     }
     let mut end = 15;
@@ -328,6 +333,13 @@ mod tests {
         assert!(err.to_string().contains("not a month"), "{err}");
         let err = parse("Feb 29 01:15:43: leap", HINT.with_year(2023)).unwrap_err();
         assert!(err.to_string().contains("no such date in 2023"), "{err}");
+    }
+
+    #[test]
+    fn non_ascii_where_a_timestamp_should_be_is_an_error_not_a_panic() {
+        // Found by the map_syslog fuzz target: a multi-byte character inside the first 15 bytes.
+        let err = parse("Jan 1é 00:00:00 host app: msg", HINT).unwrap_err();
+        assert!(err.to_string().contains("timestamp"), "{err}");
     }
 
     #[test]
