@@ -56,7 +56,17 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         let time = rfc3339_ms("activityDateTime", &original)?;
         (time, original, None, r, None)
     };
-    p.str("activityDateTime");
+    // The activity's own time, when present, is the event time; the envelope's
+    // `time` is when it was logged (they can be months apart in Microsoft's samples).
+    let (time, original_time, logged_time) = match p.peek_str("activityDateTime").map(str::to_owned)
+    {
+        Some(at) if envelope.is_some() => {
+            let ms = rfc3339_ms("properties.activityDateTime", &at)?;
+            p.str("activityDateTime");
+            (ms, at, Some(time))
+        }
+        _ => (time, original_time, None),
+    };
     let activity_name = p
         .str("activityDisplayName")
         .ok_or_else(|| ErrorKind::missing("activityDisplayName"))?;
@@ -79,6 +89,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         },
     };
     metadata.original_time = Some(original_time);
+    metadata.logged_time = logged_time;
     metadata.uid = p.str("id");
     metadata.event_code = Some(activity_name.clone());
     metadata.log_name = p.str("category");

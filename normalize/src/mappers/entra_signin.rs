@@ -71,7 +71,16 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             None,
         )
     };
-    p.str("createdDateTime");
+    // The sign-in's own time is the event time; the envelope's is when it was logged.
+    if envelope.is_some()
+        && let Some(at) = p.peek_str("createdDateTime").map(str::to_owned)
+    {
+        let ms = rfc3339_ms("properties.createdDateTime", &at)?;
+        p.str("createdDateTime");
+        event.metadata.logged_time = Some(event.time);
+        event.time = ms;
+        event.metadata.original_time = Some(at);
+    }
     event.metadata.uid = p.str("id");
     if event.metadata.correlation_uid.is_none() {
         event.metadata.correlation_uid = p.str("correlationId");

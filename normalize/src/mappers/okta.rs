@@ -90,11 +90,13 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         if type_id == 99 {
             user.r#type = Some(kind);
         }
-        let alternate = a.nonempty("alternateId").filter(|v| v != "unknown");
+        // Okta writes the literal "unknown" where it could not resolve the actor.
+        let mut known = |k: &str| a.nonempty(k).filter(|v| v != "unknown");
+        let alternate = known("alternateId");
         user.email_addr = alternate.clone().filter(|v| v.contains('@'));
         user.name = alternate;
-        user.uid = a.nonempty("id");
-        user.full_name = a.nonempty("displayName");
+        user.uid = known("id");
+        user.full_name = known("displayName");
         if user.name.is_none() {
             user.name = user.full_name.clone();
         }

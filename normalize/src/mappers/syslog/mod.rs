@@ -186,18 +186,15 @@ fn build(
     if class == Class::BaseEvent {
         return event;
     }
-    let linux_user = |name: String| User {
-        name: Some(name),
-        ..user_of_type(1)
-    };
-    event.user = m.user.map(|name| {
-        let mut u = linux_user(name);
-        if u.name.as_deref() == Some("root") {
-            u.type_id = Some(2);
-            u.r#type = Some("Admin".to_owned());
+    // root is the administrator on Linux; everyone else is a user.
+    let linux_user = |name: String| {
+        let type_id = if name == "root" { 2 } else { 1 };
+        User {
+            name: Some(name),
+            ..user_of_type(type_id)
         }
-        u
-    });
+    };
+    event.user = m.user.map(linux_user);
     if let Some(by) = m.by {
         event.actor = Some(Actor {
             user: Some(linux_user(by)),
