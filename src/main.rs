@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Normalizing is allocation-heavy (a JSON tree per record, an event of
+// owned strings): mimalloc measured ~10% faster than the system allocator
+// in `cargo bench -p auditfed-normalize`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {

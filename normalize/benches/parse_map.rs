@@ -15,6 +15,10 @@ use auditfed_normalize::framing::{json_frames, text_frames};
 use auditfed_normalize::{Position, map_record};
 use auditfed_schemas::{SourceMeta, SourceType};
 
+// The allocator the `auditfed` binary uses: mapping is allocation-heavy.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A CloudTrail record of about 1 KB, varied by `i`.
 fn cloudtrail_record(i: usize) -> Vec<u8> {
     let ops = [

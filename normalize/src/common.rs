@@ -40,12 +40,13 @@ impl Obj {
 
     /// Takes a string field; other types stay in place (and end up unmapped).
     pub(crate) fn str(&mut self, key: &str) -> Option<String> {
-        match self.0.get(key) {
-            Some(Value::String(_)) => match self.0.remove(key) {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            },
-            _ => None,
+        // One lookup on the common path; a non-string (rare) is put back.
+        match self.0.remove(key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.0.insert(key.to_owned(), other);
+                None
+            }
         }
     }
 
