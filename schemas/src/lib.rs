@@ -7,7 +7,10 @@
 //! - [`source`]: the source log formats auditfed understands and the
 //!   metadata (lineage) that travels with each raw record;
 //! - [`archive`]: the versioned Arrow schema of the Parquet archive
-//!   (flattened query columns, the OCSF JSON and raw record, seal columns).
+//!   (flattened query columns, the OCSF JSON and raw record, seal columns);
+//! - [`seal`]: the integrity format of docs/integrity.md — canonical event
+//!   encoding, leaf and chain hashes, RFC 6962 Merkle trees, checkpoints as
+//!   signed notes, Ed25519 keys and keyrings.
 //!
 //! The vendored OCSF 1.8.0 schema files under `ocsf/1.8.0/` are the
 //! reference the tests check every emitted event against.
@@ -16,6 +19,7 @@
 
 pub mod archive;
 pub mod ocsf;
+pub mod seal;
 pub mod source;
 
 pub use source::{SourceMeta, SourceType};

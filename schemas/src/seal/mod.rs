@@ -1,0 +1,151 @@
+//! The seal format, v1 — the exact rules of docs/integrity.md in code:
+//! canonical encoding of an event, leaf and chain hashes, the RFC 6962 Merkle
+//! tree of a checkpoint, checkpoints as C2SP signed notes, and keys.
+//!
+//! ```
+//! use auditfed_schemas::seal::{canonical_v1, chain_hash, genesis, leaf_hash};
+//!
+//! let event = serde_json::json!({"time": 1, "class_uid": 6003, "b": 1.0, "a": "x"});
+//! let canonical = canonical_v1(&event).unwrap();
+//! assert_eq!(canonical, br#"{"a":"x","b":1,"class_uid":6003,"time":1}"#);
+//! let leaf = leaf_hash(&canonical);
+//! let head = chain_hash(&genesis("demo/0"), &leaf);
+//! assert_ne!(head, leaf);
+//! ```
+
+mod checkpoint;
+mod keys;
+mod merkle;
+mod strict;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use checkpoint::{Checkpoint, CheckpointKind, SignedNote};
+pub use keys::{FileSigner, KeyId, Keyring, Signer, VerifierKey, generate_key};
+pub use merkle::{CompactRange, audit_path, merkle_root, root_from_audit_path};
+pub use strict::parse_strict;
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];
+
+/// Version tag of the seal format these functions implement.
+pub const SEAL_FORMAT: &str = "auditfed-seal/v1";
+
+/// Errors of the seal format: malformed input, bad keys, bad signatures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// The JSON is not valid, or not canonical where canonical JSON is required.
+    #[error("event JSON: {0}")]
+    Json(String),
+    /// A checkpoint note that does not follow docs/integrity.md §5.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A key, key file or keyring line that cannot be used.
+    #[error("key: {0}")]
+    Key(String),
+    /// A signature that does not verify, or no signature by a trusted key.
+    #[error("signature: {0}")]
+    Signature(String),
+}
+
+/// `canonical_v1(event)`: the RFC 8785 (JCS) serialization of the event.
+pub fn canonical_v1<T: Serialize>(event: &T) -> Result<Vec<u8>, SealError> {
+    serde_json_canonicalizer::to_vec(event).map_err(|e| SealError::Json(e.to_string()))
+}
+
+/// Re-canonicalizes stored event JSON: `Ok(canonical bytes)` when `stored`
+/// parses strictly (no duplicate keys); compare with `stored` to find
+/// non-canonical input.
+pub fn recanonicalize(stored: &[u8]) -> Result<Vec<u8>, SealError> {
+    canonical_v1(&parse_strict(stored)?)
+}
+
+/// `leaf = SHA-256(0x00 || canonical)`.
+pub fn leaf_hash(canonical: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    h.update(canonical);
+    h.finalize().into()
+}
+
+/// The chain value before the first event: `SHA-256(0x02 || "auditfed-chain-v1" || 0x00 || chain_id)`.
+pub fn genesis(chain_id: &str) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x02]);
+    h.update(b"auditfed-chain-v1");
+    h.update([0x00]);
+    h.update(chain_id.as_bytes());
+    h.finalize().into()
+}
+
+/// `chain_n = SHA-256(0x02 || chain_{n-1} || leaf_n)`.
+pub fn chain_hash(prev: &Hash, leaf: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x02]);
+    h.update(prev);
+    h.update(leaf);
+    h.finalize().into()
+}
+
+/// Whether a chain id is valid: 1–200 bytes of `[A-Za-z0-9._:/-]`.
+pub fn valid_chain_id(id: &str) -> bool {
+    (1..=200).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-'))
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+pub(crate) fn unb64_hash(text: &str) -> Option<Hash> {
+    unb64(text)?.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_form_removes_every_freedom_json_allows() {
+        let variants = [
+            r#"{"b":1,"a":"A"}"#,
+            r#"{ "a" : "\u0041", "b" : 1.0 }"#,
+            r#"{"a":"A","b":1e0}"#,
+            r#"{"a":"A","b":10E-1}"#,
+        ];
+        for v in variants {
+            assert_eq!(
+                recanonicalize(v.as_bytes()).unwrap(),
+                br#"{"a":"A","b":1}"#,
+                "{v}"
+            );
+        }
+        let err = recanonicalize(br#"{"a":1,"a":2}"#).unwrap_err();
+        assert!(err.to_string().contains("duplicate key `a`"), "{err}");
+    }
+
+    #[test]
+    fn chain_hashes_are_domain_separated_from_merkle_nodes() {
+        let leaf = leaf_hash(b"{}");
+        let prev = genesis("c/0");
+        let mut node = Sha256::new();
+        node.update([0x01]);
+        node.update(prev);
+        node.update(leaf);
+        let node: Hash = node.finalize().into();
+        assert_ne!(chain_hash(&prev, &leaf), node);
+        assert_ne!(genesis("c/0"), genesis("c/1"));
+        assert!(valid_chain_id("auditfed.raw.aws_cloudtrail/0"));
+        assert!(!valid_chain_id("has space"));
+        assert!(!valid_chain_id(""));
+    }
+}
