@@ -160,3 +160,52 @@ fn schema_lists_sources_classes_and_archive_columns() {
     let text = auditfed().arg("schema").output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("source=…/date=…"));
 }
+
+#[test]
+fn keygen_writes_a_private_key_0600_and_appends_to_the_keyring() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("auditfed-keygen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = auditfed()
+        .args(["keygen", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("key id "), "{stdout}");
+    let mode = std::fs::metadata(dir.join("auditfed.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let pem = std::fs::read_to_string(dir.join("auditfed.key")).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    // A second key under another name joins the same keyring; the same name is refused.
+    assert!(
+        auditfed()
+            .args(["keygen", "--name", "second", "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let again = auditfed()
+        .args(["keygen", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+    let keyring = std::fs::read_to_string(dir.join("keyring")).unwrap();
+    let ring = auditfed_schemas::seal::Keyring::parse(&keyring).unwrap();
+    assert_eq!(ring.keys().len(), 2);
+    let id = stdout.split_whitespace().nth(2).unwrap();
+    assert_eq!(ring.keys()[0].id().to_string(), id);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -45,6 +45,7 @@ pub mod detect;
 mod error;
 pub mod framing;
 mod mappers;
+pub mod sealer;
 
 use auditfed_schemas::ocsf::{Event, Fingerprint, Product, TransformationInfo};
 use auditfed_schemas::{SourceMeta, SourceType};

@@ -1,5 +1,6 @@
 //! Subcommands.
 
+mod keygen;
 mod normalize;
 mod schema;
 
@@ -21,6 +22,8 @@ enum Command {
     Normalize(normalize::Args),
     /// Print the supported sources, the OCSF classes and the archive's Arrow schema.
     Schema(schema::Args),
+    /// Generate an Ed25519 checkpoint-signing key and add it to DIR/keyring.
+    Keygen(keygen::Args),
 }
 
 /// Runs a parsed command line.
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Normalize(args) => normalize::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Keygen(args) => keygen::run(args),
     }
 }

@@ -96,6 +96,24 @@ pub fn valid_chain_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-'))
 }
 
+/// Serde helpers: a [`Hash`] as base64 text (state files, bundles).
+pub mod hash_b64 {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    use super::Hash;
+
+    /// Serializes a hash as base64.
+    pub fn serialize<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::b64(hash))
+    }
+
+    /// Reads a base64 hash.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = String::deserialize(d)?;
+        super::unb64_hash(&text).ok_or_else(|| de::Error::custom("not a base64 SHA-256 hash"))
+    }
+}
+
 pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
