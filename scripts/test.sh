@@ -20,12 +20,12 @@ trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python for the independent OCSF JSON Schema check ($cache/venv)"
+step "Python for the independent checks: OCSF JSON Schemas, seal vectors ($cache/venv)"
 if [ ! -x "$cache/venv/bin/python" ]; then
   python3 -m venv "$cache/venv"
 fi
 "$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
-  'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5'
+  'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42'
 export AUDITFED_PYTHON="$cache/venv/bin/python"
 export AUDITFED_REQUIRE_PYTHON=1
 
