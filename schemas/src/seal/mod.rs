@@ -114,6 +114,20 @@ pub mod hash_b64 {
     }
 }
 
+pub(crate) use checkpoint::civil_from_days;
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (not range-checked: callers round-trip).
+pub(crate) fn days_from_civil_str(date: &str) -> Option<i64> {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y = date[..4].parse().ok()?;
+    let m = date[5..7].parse().ok()?;
+    let d = date[8..10].parse().ok()?;
+    Some(checkpoint::days_from_civil(y, m, d))
+}
+
 pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -13,6 +13,8 @@
 //! The schema is versioned ([`ARCHIVE_SCHEMA_VERSION`], also in the schema
 //! metadata): a reader refuses files whose version it does not know.
 
+pub mod layout;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
