@@ -1,9 +1,34 @@
 //! # auditfed-query
 //!
-//! Home of the Parquet archive, DataFusion SQL, the PostgreSQL wire server, the verifier and reports (issues 3 and 5).
+//! The archive side of auditfed:
 //!
-//! This crate is part of the workspace layout fixed by the design
-//! (../shared/design.md §2) and is still empty: it gets its code with the
-//! issues named above.
+//! - [`store`]: an archive as a set of files (local directory today; the
+//!   object-store backends plug in behind the same trait);
+//! - [`writer`]: sealed events and checkpoints written in the archive layout
+//!   of `auditfed_schemas::archive::layout` (zstd Parquet);
+//! - [`verify`]: the verifier that proves an archive complete and unaltered,
+//!   or locates every change (docs/integrity.md).
+//!
+//! SQL (DataFusion), the PostgreSQL wire server, proofs and reports come with
+//! issues 3 and 5.
 
 #![forbid(unsafe_code)]
+
+pub mod store;
+pub mod verify;
+pub mod writer;
+
+/// Errors of this crate: storage and file-format failures. Problems *in* an
+/// archive are not errors but [`verify::Finding`]s.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Listing, reading or writing the archive failed.
+    #[error("archive storage: {0}")]
+    Store(String),
+    /// A Parquet file could not be written or read at all.
+    #[error("parquet: {0}")]
+    Parquet(String),
+    /// A seal-format error (e.g. a checkpoint that cannot be written).
+    #[error("seal: {0}")]
+    Seal(String),
+}

@@ -3,6 +3,7 @@
 mod keygen;
 mod normalize;
 mod schema;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ enum Command {
     Schema(schema::Args),
     /// Generate an Ed25519 checkpoint-signing key and add it to DIR/keyring.
     Keygen(keygen::Args),
+    /// Verify that an archive is complete and unaltered; exit 1 with one finding per problem.
+    Verify(verify::Args),
 }
 
 /// Runs a parsed command line.
@@ -32,5 +35,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Normalize(args) => normalize::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }

@@ -1,8 +1,10 @@
-//! Running the independent Python checks from the Rust tests.
+//! Shared by the end-to-end tests: the independent Python checks, temp dirs.
 //!
 //! `scripts/test.sh` provides a Python with the needed packages
 //! (AUDITFED_PYTHON) and sets AUDITFED_REQUIRE_PYTHON=1 so CI cannot skip a
 //! check; a plain `cargo test` without them prints a notice and skips.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,484 @@
+//! Row checks: streams a chain's rows in sequence order across all its
+//! files, recomputing leaves, chain hashes and checkpoint Merkle roots.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMillisecondType, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use auditfed_schemas::archive::layout::{DataFile, date_of};
+use auditfed_schemas::seal::{CompactRange, Hash, chain_hash, genesis, leaf_hash, recanonicalize};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::checkpoints::Verified;
+use super::{Finding, Report, VerifyOptions};
+use crate::QueryError;
+use crate::store::ArchiveStore;
+
+/// The columns the verifier reads.
+const COLUMNS: [&str; 7] = [
+    "time",
+    "source_type",
+    "event_json",
+    "chain_id",
+    "seq",
+    "leaf_hash",
+    "chain_hash",
+];
+
+struct Row {
+    seq: u64,
+    event_json: String,
+    leaf: Hash,
+    chain_hash: Hash,
+    time_ms: i64,
+    /// Row number in its file, for messages.
+    index: usize,
+}
+
+struct Loaded {
+    path: String,
+    rows: Vec<Row>,
+    pos: usize,
+}
+
+fn hex8(h: &Hash) -> String {
+    h.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "…"
+}
+
+/// Reads one data file, checking what can be checked within it.
+fn load(
+    store: &dyn ArchiveStore,
+    file: &DataFile,
+    findings: &mut Vec<Finding>,
+) -> Result<Loaded, QueryError> {
+    let path = file.path();
+    let chain = file.chain.as_str();
+    let bad_file = |why: String| {
+        Finding::new("file_unreadable", why)
+            .chain(chain)
+            .at(path.clone())
+    };
+    let bytes = store.read(&path)?;
+    let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            findings.push(bad_file(format!("not a readable Parquet file: {e}")));
+            return Ok(Loaded {
+                path,
+                rows: Vec::new(),
+                pos: 0,
+            });
+        }
+    };
+    let arrow_schema = builder.schema().clone();
+    let mut indices = Vec::new();
+    for name in COLUMNS {
+        match arrow_schema.index_of(name) {
+            Ok(i) => indices.push(i),
+            Err(_) => {
+                findings.push(bad_file(format!("column `{name}` is missing")));
+                return Ok(Loaded {
+                    path,
+                    rows: Vec::new(),
+                    pos: 0,
+                });
+            }
+        }
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                findings.push(bad_file(format!("cannot decode: {e}")));
+                break;
+            }
+        };
+        if let Err(e) = decode(&batch, file, &path, rows.len(), &mut rows, findings) {
+            findings.push(bad_file(e));
+            break;
+        }
+    }
+    // Within a file: strictly increasing seq, and the range its name declares.
+    for w in rows.windows(2) {
+        if w[1].seq <= w[0].seq {
+            findings.push(
+                Finding::new(
+                    if w[1].seq == w[0].seq {
+                        "duplicate_row"
+                    } else {
+                        "rows_reordered"
+                    },
+                    "rows are not in strictly increasing seq order within the file",
+                )
+                .chain(chain)
+                .seq(w[1].seq)
+                .at(format!("{path} row {}", w[1].index))
+                .expected_found(format!("seq > {}", w[0].seq), w[1].seq.to_string()),
+            );
+        }
+    }
+    if let (Some(first), Some(last)) = (
+        rows.iter().map(|r| r.seq).min(),
+        rows.iter().map(|r| r.seq).max(),
+    ) && (first != file.first || last != file.last)
+    {
+        findings.push(
+            Finding::new(
+                "file_name_mismatch",
+                "the seq range in the file name does not match its rows (file replaced or renamed)",
+            )
+            .chain(chain)
+            .at(path.clone())
+            .expected_found(
+                format!("{}..{}", file.first, file.last),
+                format!("{first}..{last}"),
+            ),
+        );
+    }
+    if rows.is_empty() {
+        findings.push(
+            Finding::new("file_empty", "a data file without rows")
+                .chain(chain)
+                .at(path.clone()),
+        );
+    }
+    rows.sort_by_key(|r| r.seq);
+    Ok(Loaded { path, rows, pos: 0 })
+}
+
+fn decode(
+    batch: &RecordBatch,
+    file: &DataFile,
+    path: &str,
+    offset: usize,
+    rows: &mut Vec<Row>,
+    findings: &mut Vec<Finding>,
+) -> Result<(), String> {
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("column `{name}` missing"))
+    };
+    let time = col("time")?
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or("`time` has the wrong type")?;
+    let source = col("source_type")?
+        .as_string_opt::<i32>()
+        .ok_or("`source_type` has the wrong type")?;
+    let json = col("event_json")?
+        .as_string_opt::<i32>()
+        .ok_or("`event_json` has the wrong type")?;
+    let chain = col("chain_id")?
+        .as_string_opt::<i32>()
+        .ok_or("`chain_id` has the wrong type")?;
+    let seq = col("seq")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or("`seq` has the wrong type")?;
+    let leaf = col("leaf_hash")?
+        .as_fixed_size_binary_opt()
+        .ok_or("`leaf_hash` has the wrong type")?;
+    let head = col("chain_hash")?
+        .as_fixed_size_binary_opt()
+        .ok_or("`chain_hash` has the wrong type")?;
+    for i in 0..batch.num_rows() {
+        let index = offset + i;
+        let at = format!("{path} row {index}");
+        if [
+            time.is_null(i),
+            json.is_null(i),
+            chain.is_null(i),
+            seq.is_null(i),
+            leaf.is_null(i),
+            head.is_null(i),
+        ]
+        .contains(&true)
+        {
+            findings.push(
+                Finding::new("row_modified", "a required column is null")
+                    .chain(&file.chain)
+                    .at(at),
+            );
+            continue;
+        }
+        let hash = |v: &[u8]| -> Result<Hash, String> {
+            v.try_into()
+                .map_err(|_| "hash columns hold 32 bytes".to_owned())
+        };
+        let row = Row {
+            seq: seq.value(i),
+            event_json: json.value(i).to_owned(),
+            leaf: hash(leaf.value(i))?,
+            chain_hash: hash(head.value(i))?,
+            time_ms: time.value(i),
+            index,
+        };
+        // A row in the wrong file: another chain's, or another partition's.
+        if chain.value(i) != file.chain {
+            findings.push(
+                Finding::new("row_moved", "the row belongs to another chain")
+                    .chain(&file.chain)
+                    .seq(row.seq)
+                    .at(at.clone())
+                    .expected_found(file.chain.clone(), chain.value(i)),
+            );
+        }
+        if source.value(i) != file.source || date_of(row.time_ms) != file.date {
+            findings.push(
+                Finding::new(
+                    "row_moved",
+                    "the row's source or date does not match its partition",
+                )
+                .chain(&file.chain)
+                .seq(row.seq)
+                .at(at)
+                .expected_found(
+                    format!("source={}/date={}", file.source, file.date),
+                    format!("source={}/date={}", source.value(i), date_of(row.time_ms)),
+                ),
+            );
+        }
+        rows.push(row);
+    }
+    Ok(())
+}
+
+pub(super) fn verify_chain_rows(
+    store: &dyn ArchiveStore,
+    chain: &str,
+    mut files: Vec<DataFile>,
+    verified: &Verified,
+    _options: &VerifyOptions,
+    report: &mut Report,
+) -> Result<(), QueryError> {
+    files.sort_by_key(|f| (f.first, f.last, f.path()));
+    let findings = &mut report.findings;
+    if verified.newest_last == 0 && verified.batches.is_empty() && !files.is_empty() {
+        findings.push(
+            Finding::new(
+                "no_checkpoints",
+                "data files of a chain without any valid checkpoint: nothing proves them",
+            )
+            .chain(chain)
+            .at(files[0].path()),
+        );
+    }
+    let mut loaded: Vec<Loaded> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    let mut next_file = 0;
+    let mut expected = 1u64;
+    let mut head = genesis(chain);
+    let mut batch = CompactRange::default();
+    let mut batch_broken = false;
+    let mut last_leaf: Option<(u64, Hash)> = None;
+    let batch_firsts: std::collections::HashSet<u64> =
+        verified.batches.values().map(|cp| cp.first).collect();
+    loop {
+        // Open every file that may hold the next rows; close exhausted ones.
+        while next_file < files.len()
+            && heap
+                .peek()
+                .is_none_or(|Reverse((s, _))| files[next_file].first <= *s)
+        {
+            let l = load(store, &files[next_file], findings)?;
+            let idx = loaded.len();
+            if let Some(r) = l.rows.first() {
+                heap.push(Reverse((r.seq, idx)));
+            }
+            loaded.push(l);
+            next_file += 1;
+        }
+        let Some(Reverse((_, idx))) = heap.pop() else {
+            break;
+        };
+        let file = &mut loaded[idx];
+        let row = std::mem::replace(
+            &mut file.rows[file.pos],
+            Row {
+                seq: 0,
+                event_json: String::new(),
+                leaf: [0; 32],
+                chain_hash: [0; 32],
+                time_ms: 0,
+                index: 0,
+            },
+        );
+        file.pos += 1;
+        if let Some(next) = file.rows.get(file.pos) {
+            heap.push(Reverse((next.seq, idx)));
+        } else {
+            file.rows = Vec::new();
+        }
+        let at = format!("{} row {}", file.path, row.index);
+        report.summary.events += 1;
+        report.summary.first_time = Some(
+            report
+                .summary
+                .first_time
+                .map_or(row.time_ms, |t| t.min(row.time_ms)),
+        );
+        report.summary.last_time = Some(
+            report
+                .summary
+                .last_time
+                .map_or(row.time_ms, |t| t.max(row.time_ms)),
+        );
+
+        // Content: canonical JSON whose hash is the stored leaf.
+        let computed_leaf = leaf_hash(row.event_json.as_bytes());
+        match recanonicalize(row.event_json.as_bytes()) {
+            Ok(c) if c == row.event_json.as_bytes() => {}
+            Ok(_) => findings.push(
+                Finding::new(
+                    "non_canonical_event_json",
+                    "event_json is not in canonical (RFC 8785) form: it was rewritten",
+                )
+                .chain(chain)
+                .seq(row.seq)
+                .at(at.clone()),
+            ),
+            Err(e) => findings.push(
+                Finding::new("invalid_event_json", e.to_string())
+                    .chain(chain)
+                    .seq(row.seq)
+                    .at(at.clone()),
+            ),
+        }
+        if computed_leaf != row.leaf {
+            findings.push(
+                Finding::new("row_modified", "event_json does not hash to the row's leaf")
+                    .chain(chain)
+                    .seq(row.seq)
+                    .at(at.clone())
+                    .expected_found(hex8(&row.leaf), hex8(&computed_leaf)),
+            );
+        }
+        // Sequence: every number once, in order.
+        if row.seq < expected {
+            let kind = if last_leaf.is_some_and(|(s, l)| s == row.seq && l == computed_leaf) {
+                "duplicate_row"
+            } else {
+                "conflicting_row"
+            };
+            findings.push(
+                Finding::new(kind, "a second row with a seq already seen")
+                    .chain(chain)
+                    .seq(row.seq)
+                    .at(at)
+                    .expected_found(format!("seq {expected}"), row.seq.to_string()),
+            );
+            continue;
+        }
+        if row.seq > expected {
+            findings.push(
+                Finding::new(
+                    "missing_rows",
+                    format!("rows {expected}..={} are missing", row.seq - 1),
+                )
+                .chain(chain)
+                .seq(expected)
+                .at(at.clone())
+                .expected_found(format!("seq {expected}"), row.seq.to_string()),
+            );
+            // Resynchronize on the stored chain hash so one gap is one finding.
+            head = row.chain_hash;
+            batch_broken = true;
+        } else {
+            let computed = chain_hash(&head, &computed_leaf);
+            if computed != row.chain_hash {
+                findings.push(
+                    Finding::new("chain_mismatch", "the chain hash does not follow from the previous row and this event (modified, inserted or reordered row)")
+                        .chain(chain)
+                        .seq(row.seq)
+                        .at(at.clone())
+                        .expected_found(hex8(&computed), hex8(&row.chain_hash)),
+                );
+            }
+            head = row.chain_hash;
+        }
+        expected = row.seq + 1;
+        last_leaf = Some((row.seq, computed_leaf));
+        // A batch starts where its checkpoint says, even when checkpoints before it are missing.
+        if batch_firsts.contains(&row.seq) {
+            batch = CompactRange::default();
+            batch_broken = false;
+        }
+        batch.push(computed_leaf);
+        if let Some((last, trusted_head)) = verified.trusted
+            && last == row.seq
+            && trusted_head != row.chain_hash
+        {
+            findings.push(
+                Finding::new(
+                    "fork",
+                    "the archive's chain differs from the trusted checkpoint at its last seq",
+                )
+                .chain(chain)
+                .seq(row.seq)
+                .at(at.clone())
+                .expected_found(hex8(&trusted_head), hex8(&row.chain_hash)),
+            );
+        }
+        if let Some(cp) = verified.batches.get(&row.seq) {
+            if !batch_broken && (batch.size() != cp.batch_size() || batch.root() != cp.root) {
+                findings.push(
+                    Finding::new(
+                        "checkpoint_mismatch",
+                        format!(
+                            "the rows {}..={} do not match their checkpoint's Merkle root",
+                            cp.first, cp.last
+                        ),
+                    )
+                    .chain(chain)
+                    .seq(cp.first)
+                    .at(at.clone())
+                    .expected_found(hex8(&cp.root), hex8(&batch.root())),
+                );
+            }
+            if cp.head != row.chain_hash {
+                findings.push(
+                    Finding::new(
+                        "checkpoint_mismatch",
+                        "the chain hash at the checkpoint's last seq differs from the signed head",
+                    )
+                    .chain(chain)
+                    .seq(row.seq)
+                    .at(at)
+                    .expected_found(hex8(&cp.head), hex8(&row.chain_hash)),
+                );
+            }
+            batch = CompactRange::default();
+            batch_broken = false;
+        }
+    }
+    let sealed_to = verified.newest_last;
+    let rows_to = expected - 1;
+    if rows_to < sealed_to {
+        findings.push(
+            Finding::new("missing_rows", format!("rows {}..={sealed_to} are missing: the checkpoints cover them (tail truncated or files deleted)", rows_to + 1))
+                .chain(chain)
+                .seq(rows_to + 1)
+                .expected_found(format!("rows up to seq {sealed_to}"), format!("rows up to seq {rows_to}")),
+        );
+    }
+    if rows_to > sealed_to && sealed_to > 0 {
+        findings.push(
+            Finding::new("unsealed_rows", format!("rows {}..={rows_to} are not covered by any checkpoint (inserted, or checkpoints deleted)", sealed_to + 1))
+                .chain(chain)
+                .seq(sealed_to + 1),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `auditfed verify --archive <dir|url> --keys <keyring> [--trusted-checkpoint FILE] [--json]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auditfed_query::store::LocalDir;
+use auditfed_query::verify::{Report, VerifyOptions, verify};
+use auditfed_schemas::seal::{Keyring, SignedNote};
+
+/// Arguments of `auditfed verify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The archive: a directory, or a file:// URL.
+    #[arg(long)]
+    archive: String,
+    /// The keyring of pinned public keys (as written by `auditfed keygen`).
+    #[arg(long)]
+    keys: PathBuf,
+    /// A checkpoint obtained earlier, independently of the archive: proves
+    /// the archive was not truncated or rolled back since.
+    #[arg(long)]
+    trusted_checkpoint: Option<PathBuf>,
+    /// Report chains whose newest checkpoint (heartbeats included) is older
+    /// than this many seconds: their tail may have been cut off.
+    #[arg(long)]
+    max_checkpoint_age: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let root = match args.archive.strip_prefix("file://") {
+        Some(path) => PathBuf::from(path),
+        None if args.archive.contains("://") => {
+            return Err(format!(
+                "--archive {}: only local directories are supported by this build (object-store URLs come with the archiver)",
+                args.archive
+            ));
+        }
+        None => PathBuf::from(&args.archive),
+    };
+    if !root.is_dir() {
+        return Err(format!("--archive {}: not a directory", root.display()));
+    }
+    let keyring_text = std::fs::read_to_string(&args.keys)
+        .map_err(|e| format!("--keys {}: {e}", args.keys.display()))?;
+    let keyring = Keyring::parse(&keyring_text)
+        .map_err(|e| format!("--keys {}: {e}", args.keys.display()))?;
+    if keyring.keys().is_empty() {
+        return Err(format!(
+            "--keys {}: the keyring holds no key",
+            args.keys.display()
+        ));
+    }
+    let mut options = VerifyOptions::new(keyring);
+    if let Some(path) = &args.trusted_checkpoint {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--trusted-checkpoint {}: {e}", path.display()))?;
+        let note = SignedNote::parse(&text)
+            .map_err(|e| format!("--trusted-checkpoint {}: {e}", path.display()))?;
+        options.trusted = Some(note);
+    }
+    if let Some(secs) = args.max_checkpoint_age {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_millis() as i64;
+        options.freshness = Some((now, secs as i64 * 1000));
+    }
+    let report = verify(&LocalDir::new(&root), &options).map_err(|e| e.to_string())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_text(&root.display().to_string(), &report);
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_text(root: &str, report: &Report) {
+    let s = &report.summary;
+    let span = match (s.first_time, s.last_time) {
+        (Some(a), Some(b)) => format!("{} .. {}", rfc3339(a), rfc3339(b)),
+        _ => "no events".to_owned(),
+    };
+    for f in &report.findings {
+        println!("FAIL {f}");
+    }
+    println!(
+        "{}: {} chain(s), {} event(s) in {} file(s), {} checkpoint(s), events {span}",
+        root, s.chains, s.events, s.data_files, s.checkpoints
+    );
+    if report.is_clean() {
+        println!("OK: complete and unaltered under the given keys");
+    } else {
+        println!("{} problem(s) found", report.findings.len());
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    auditfed_schemas::archive::layout::date_of(ms)
+        + &format!(
+            "T{:02}:{:02}:{:02}.{:03}Z",
+            ms.rem_euclid(86_400_000) / 3_600_000,
+            ms.rem_euclid(3_600_000) / 60_000,
+            ms.rem_euclid(60_000) / 1000,
+            ms.rem_euclid(1000)
+        )
+}
