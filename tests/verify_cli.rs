@@ -95,6 +95,42 @@ fn verify_accepts_a_sealed_archive_and_locates_tampering() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["summary"]["events"], 6);
 
+    // A single event's proof, checked offline.
+    let bundle = dir.join("proof.json");
+    let (code, _, err) = auditfed(&[
+        "prove",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--event",
+        "k8s/0:3",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = auditfed(&[
+        "verify-proof",
+        bundle.to_str().unwrap(),
+        "--keys",
+        keyring.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("OK: event k8s/0:3 is included in the checkpoint of 1..=4"),
+        "{out}"
+    );
+    let forged = std::fs::read_to_string(&bundle)
+        .unwrap()
+        .replacen("configmaps", "secrets", 1);
+    std::fs::write(&bundle, forged).unwrap();
+    let (code, out, _) = auditfed(&[
+        "verify-proof",
+        bundle.to_str().unwrap(),
+        "--keys",
+        keyring.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAIL"), "{out}");
+
     // Delete the first checkpoint: the archive no longer verifies, and says where.
     let first_note = store
         .list()

@@ -7,13 +7,16 @@
 //! - [`writer`]: sealed events and checkpoints written in the archive layout
 //!   of `auditfed_schemas::archive::layout` (zstd Parquet);
 //! - [`verify`]: the verifier that proves an archive complete and unaltered,
-//!   or locates every change (docs/integrity.md).
+//!   or locates every change (docs/integrity.md);
+//! - [`proof`]: inclusion-proof bundles for single events, checked offline
+//!   by `auditfed_schemas::seal::InclusionProof::verify`.
 //!
 //! SQL (DataFusion), the PostgreSQL wire server, proofs and reports come with
 //! issues 3 and 5.
 
 #![forbid(unsafe_code)]
 
+pub mod proof;
 pub mod store;
 pub mod verify;
 pub mod writer;
@@ -31,4 +34,7 @@ pub enum QueryError {
     /// A seal-format error (e.g. a checkpoint that cannot be written).
     #[error("seal: {0}")]
     Seal(String),
+    /// What was asked for is not in the archive.
+    #[error("{0}")]
+    NotFound(String),
 }

@@ -2,6 +2,7 @@
 
 mod keygen;
 mod normalize;
+mod prove;
 mod schema;
 mod verify;
 
@@ -27,6 +28,10 @@ enum Command {
     Keygen(keygen::Args),
     /// Verify that an archive is complete and unaltered; exit 1 with one finding per problem.
     Verify(verify::Args),
+    /// Write an inclusion-proof bundle (JSON) for one archived event.
+    Prove(prove::ProveArgs),
+    /// Check an inclusion-proof bundle offline against pinned keys.
+    VerifyProof(prove::VerifyProofArgs),
 }
 
 /// Runs a parsed command line.
@@ -36,5 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Schema(args) => schema::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Prove(args) => prove::run_prove(args),
+        Command::VerifyProof(args) => prove::run_verify_proof(args),
     }
 }

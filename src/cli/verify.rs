@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use auditfed_query::store::ArchiveStore;
 use auditfed_query::store::LocalDir;
 use auditfed_query::verify::{Report, VerifyOptions, verify};
-use auditfed_schemas::seal::{Keyring, SignedNote};
+use auditfed_schemas::seal::SignedNote;
 
 /// Arguments of `auditfed verify`.
 #[derive(Debug, clap::Args)]
@@ -30,29 +31,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let root = match args.archive.strip_prefix("file://") {
-        Some(path) => PathBuf::from(path),
-        None if args.archive.contains("://") => {
-            return Err(format!(
-                "--archive {}: only local directories are supported by this build (object-store URLs come with the archiver)",
-                args.archive
-            ));
-        }
-        None => PathBuf::from(&args.archive),
-    };
-    if !root.is_dir() {
-        return Err(format!("--archive {}: not a directory", root.display()));
-    }
-    let keyring_text = std::fs::read_to_string(&args.keys)
-        .map_err(|e| format!("--keys {}: {e}", args.keys.display()))?;
-    let keyring = Keyring::parse(&keyring_text)
-        .map_err(|e| format!("--keys {}: {e}", args.keys.display()))?;
-    if keyring.keys().is_empty() {
-        return Err(format!(
-            "--keys {}: the keyring holds no key",
-            args.keys.display()
-        ));
-    }
+    let store = archive_dir(&args.archive)?;
+    let keyring = super::prove::read_keyring(&args.keys)?;
     let mut options = VerifyOptions::new(keyring);
     if let Some(path) = &args.trusted_checkpoint {
         let text = std::fs::read_to_string(path)
@@ -68,20 +48,37 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .as_millis() as i64;
         options.freshness = Some((now, secs as i64 * 1000));
     }
-    let report = verify(&LocalDir::new(&root), &options).map_err(|e| e.to_string())?;
+    let report = verify(&store, &options).map_err(|e| e.to_string())?;
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
         );
     } else {
-        print_text(&root.display().to_string(), &report);
+        print_text(&store.describe(), &report);
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The archive named by `--archive`: a directory or a file:// URL.
+pub fn archive_dir(archive: &str) -> Result<LocalDir, String> {
+    let root = match archive.strip_prefix("file://") {
+        Some(path) => PathBuf::from(path),
+        None if archive.contains("://") => {
+            return Err(format!(
+                "--archive {archive}: only local directories are supported by this build (object-store URLs come with the archiver)"
+            ));
+        }
+        None => PathBuf::from(archive),
+    };
+    if !root.is_dir() {
+        return Err(format!("--archive {}: not a directory", root.display()));
+    }
+    Ok(LocalDir::new(root))
 }
 
 fn print_text(root: &str, report: &Report) {

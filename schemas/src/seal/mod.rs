@@ -16,6 +16,7 @@
 mod checkpoint;
 mod keys;
 mod merkle;
+mod proof;
 mod strict;
 
 use serde::Serialize;
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 pub use checkpoint::{Checkpoint, CheckpointKind, SignedNote};
 pub use keys::{FileSigner, KeyId, Keyring, Signer, VerifierKey, generate_key};
 pub use merkle::{CompactRange, audit_path, merkle_root, root_from_audit_path};
+pub use proof::{B64Hash, InclusionProof, PROOF_FORMAT, ProvenEvent};
 pub use strict::parse_strict;
 
 /// A SHA-256 digest.

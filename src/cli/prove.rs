@@ -1,0 +1,91 @@
+//! `auditfed prove` and `auditfed verify-proof`: single-event inclusion proofs.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use auditfed_query::proof::{EventSelector, prove};
+use auditfed_schemas::seal::{InclusionProof, Keyring};
+
+use super::verify::archive_dir;
+
+/// Arguments of `auditfed prove`.
+#[derive(Debug, clap::Args)]
+pub struct ProveArgs {
+    /// The archive: a directory, or a file:// URL.
+    #[arg(long)]
+    archive: String,
+    /// The event: its `metadata.uid`, or `chain:seq`.
+    #[arg(long)]
+    event: String,
+    /// Write the bundle here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `auditfed verify-proof`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyProofArgs {
+    /// The proof bundle (JSON) written by `auditfed prove`.
+    file: PathBuf,
+    /// The keyring of pinned public keys.
+    #[arg(long)]
+    keys: PathBuf,
+}
+
+pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
+    let store = archive_dir(&args.archive)?;
+    let proof = prove(&store, &EventSelector::parse(&args.event)).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&proof).map_err(|e| e.to_string())? + "\n";
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, json).map_err(|e| format!("--out {}: {e}", path.display()))?;
+            eprintln!(
+                "proof of {}:{} written to {}",
+                proof.chain,
+                proof.seq,
+                path.display()
+            );
+        }
+        None => print!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_verify_proof(args: VerifyProofArgs) -> Result<ExitCode, String> {
+    let keyring = read_keyring(&args.keys)?;
+    let text =
+        std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let proof: InclusionProof = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a proof bundle: {e}", args.file.display()))?;
+    match proof.verify(&keyring) {
+        Ok(proven) => {
+            println!(
+                "OK: event {}:{} is included in the checkpoint of {}..={} signed by {} ({})",
+                proof.chain,
+                proof.seq,
+                proven.checkpoint.first,
+                proven.checkpoint.last,
+                proven.key.name(),
+                proven.key.id()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("FAIL {}: {e}", args.file.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub fn read_keyring(path: &Path) -> Result<Keyring, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--keys {}: {e}", path.display()))?;
+    let keyring = Keyring::parse(&text).map_err(|e| format!("--keys {}: {e}", path.display()))?;
+    if keyring.keys().is_empty() {
+        return Err(format!(
+            "--keys {}: the keyring holds no key",
+            path.display()
+        ));
+    }
+    Ok(keyring)
+}
