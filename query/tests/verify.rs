@@ -5,6 +5,7 @@
 
 mod support;
 
+use arrow_array::Array;
 use auditfed_query::store::ArchiveStore;
 use auditfed_query::verify::{Report, VerifyOptions, verify};
 use support::*;
@@ -340,4 +341,51 @@ fn canonicalization_tricks_are_found() {
             report.findings
         );
     }
+}
+
+#[test]
+fn an_altered_query_column_or_raw_record_is_found() {
+    let (store, _) = archive("query-column");
+    let path = &data_files(&store)[0];
+    let batch = read_batch(&store, path);
+    // SQL filters on these copies: they must say what the sealed event says.
+    write_batch(
+        &store,
+        path,
+        &set_string(&batch, "api_operation", 6, "DescribeNothing"),
+    );
+    let report = run(&store);
+    assert_finding(&report, "column_modified", Some(7));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.message.contains("`api_operation`")),
+        "{:#?}",
+        report.findings
+    );
+    // The raw record's hash is sealed in the event.
+    let idx = batch.schema().index_of("raw_record").unwrap();
+    let mut cols = batch.columns().to_vec();
+    let raw = cols[idx]
+        .as_any()
+        .downcast_ref::<arrow_array::BinaryArray>()
+        .unwrap();
+    let changed: arrow_array::BinaryArray = (0..raw.len())
+        .map(|i| {
+            Some(if i == 2 {
+                b"{}".as_slice()
+            } else {
+                raw.value(i)
+            })
+        })
+        .collect();
+    cols[idx] = std::sync::Arc::new(changed);
+    write_batch(
+        &store,
+        path,
+        &arrow_array::RecordBatch::try_new(batch.schema(), cols).unwrap(),
+    );
+    let report = run(&store);
+    assert_finding(&report, "column_modified", Some(3));
 }

@@ -5,28 +5,19 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampMillisecondType, UInt64Type};
+use arrow_array::types::{Int32Type, Int64Type, TimestampMillisecondType, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use auditfed_schemas::archive::layout::{DataFile, date_of};
+use auditfed_schemas::archive::{Cell, QueryColumns, archive_schema};
+use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{CompactRange, Hash, chain_hash, genesis, leaf_hash, recanonicalize};
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sha2::{Digest, Sha256};
 
 use super::checkpoints::Verified;
 use super::{Finding, Report, VerifyOptions};
 use crate::QueryError;
 use crate::store::ArchiveStore;
-
-/// The columns the verifier reads.
-const COLUMNS: [&str; 7] = [
-    "time",
-    "source_type",
-    "event_json",
-    "chain_id",
-    "seq",
-    "leaf_hash",
-    "chain_hash",
-];
 
 struct Row {
     seq: u64,
@@ -77,24 +68,20 @@ fn load(
             });
         }
     };
+    // Every column is read: the query columns and the raw record are
+    // checked against the sealed event too, so SQL cannot be fed altered copies.
     let arrow_schema = builder.schema().clone();
-    let mut indices = Vec::new();
-    for name in COLUMNS {
-        match arrow_schema.index_of(name) {
-            Ok(i) => indices.push(i),
-            Err(_) => {
-                findings.push(bad_file(format!("column `{name}` is missing")));
-                return Ok(Loaded {
-                    path,
-                    rows: Vec::new(),
-                    pos: 0,
-                });
-            }
+    for field in archive_schema().fields() {
+        if arrow_schema.index_of(field.name()).is_err() {
+            findings.push(bad_file(format!("column `{}` is missing", field.name())));
+            return Ok(Loaded {
+                path,
+                rows: Vec::new(),
+                pos: 0,
+            });
         }
     }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let reader = builder
-        .with_projection(mask)
         .build()
         .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
     let mut rows = Vec::new();
@@ -250,9 +237,89 @@ fn decode(
                 ),
             );
         }
+        if let Some(problem) = derived_mismatch(batch, i, &row.event_json) {
+            findings.push(
+                Finding::new(
+                    "column_modified",
+                    format!("column `{}` does not match the sealed event", problem.0),
+                )
+                .chain(&file.chain)
+                .seq(row.seq)
+                .at(format!("{path} row {index}"))
+                .expected_found(problem.1, problem.2),
+            );
+        }
         rows.push(row);
     }
     Ok(())
+}
+
+/// The first derived column (query columns, raw record) that differs from
+/// what the sealed `event_json` says: `(column, expected, found)`.
+fn derived_mismatch(
+    batch: &RecordBatch,
+    i: usize,
+    event_json: &str,
+) -> Option<(String, String, String)> {
+    // An event_json that is not an event is reported by the content checks.
+    let event: Event = serde_json::from_str(event_json).ok()?;
+    let expected = QueryColumns::of(&event);
+    for (name, cell) in expected.cells() {
+        let column = batch.column_by_name(name)?;
+        let found: Option<String> = if column.is_null(i) {
+            None
+        } else {
+            match &cell {
+                Cell::Time(_) => column
+                    .as_primitive_opt::<TimestampMillisecondType>()
+                    .map(|a| a.value(i).to_string()),
+                Cell::Int32(_) => column
+                    .as_primitive_opt::<Int32Type>()
+                    .map(|a| a.value(i).to_string()),
+                Cell::Int64(_) => column
+                    .as_primitive_opt::<Int64Type>()
+                    .map(|a| a.value(i).to_string()),
+                Cell::Utf8(_) => column.as_string_opt::<i32>().map(|a| a.value(i).to_owned()),
+                Cell::Utf8List(_) => column.as_list_opt::<i32>().map(|a| {
+                    let values = a.value(i);
+                    let values = values.as_string::<i32>();
+                    (0..values.len())
+                        .map(|j| values.value(j))
+                        .collect::<Vec<_>>()
+                        .join("\u{1f}")
+                }),
+            }
+        };
+        let wanted: Option<String> = match cell {
+            Cell::Time(t) | Cell::Int64(t) => Some(t.to_string()),
+            Cell::Int32(v) => v.map(|v| v.to_string()),
+            Cell::Utf8(v) => v.map(str::to_owned),
+            Cell::Utf8List(v) => (!v.is_empty()).then(|| v.join("\u{1f}")),
+        };
+        if wanted != found {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".to_owned());
+            return Some((name.to_owned(), show(&wanted), show(&found)));
+        }
+    }
+    // The raw record: its SHA-256 is sealed in the event as raw_data_hash.
+    let raw = batch.column_by_name("raw_record")?.as_binary_opt::<i32>()?;
+    let sealed_hash = event.raw_data_hash.as_ref().and_then(|h| h.value.clone());
+    let stored_hash = (!raw.is_null(i)).then(|| hex(&Sha256::digest(raw.value(i))));
+    match (sealed_hash, stored_hash) {
+        (Some(sealed), Some(stored)) if sealed != stored => {
+            Some(("raw_record".into(), sealed, stored))
+        }
+        (None, Some(stored)) => Some((
+            "raw_record".into(),
+            "null (the event has no raw_data_hash)".into(),
+            stored,
+        )),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(super) fn verify_chain_rows(
