@@ -129,3 +129,20 @@ fn rejected_records_are_exactly_the_known_defective_ones() {
         );
     }
 }
+
+#[test]
+fn the_fast_canonical_encoder_agrees_with_the_reference_jcs_crate_on_every_event() {
+    let mut n = 0;
+    for (source, rel) in fixtures() {
+        for outcome in outcomes(Some(source), &rel) {
+            let Some(event) = outcome.get("event") else {
+                continue;
+            };
+            let ours = auditfed_schemas::seal::canonical_v1(event).unwrap();
+            let reference = serde_json_canonicalizer::to_vec(event).unwrap();
+            assert_eq!(ours, reference, "{} differs", rel.display());
+            n += 1;
+        }
+    }
+    assert!(n > 300);
+}

@@ -10,7 +10,9 @@ use arrow_array::{Array, RecordBatch};
 use auditfed_schemas::archive::layout::{DataFile, date_of};
 use auditfed_schemas::archive::{Cell, QueryColumns, archive_schema};
 use auditfed_schemas::ocsf::Event;
-use auditfed_schemas::seal::{CompactRange, Hash, chain_hash, genesis, leaf_hash, recanonicalize};
+use auditfed_schemas::seal::{
+    CompactRange, Hash, canonical_value, chain_hash, genesis, leaf_hash, parse_strict,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
@@ -237,7 +239,33 @@ fn decode(
                 ),
             );
         }
-        if let Some(problem) = derived_mismatch(batch, i, &row.event_json) {
+        // Content: strictly parsed once, for the canonical-form and derived-column checks.
+        let value = match parse_strict(row.event_json.as_bytes()) {
+            Ok(value) => {
+                if canonical_value(&value) != row.event_json.as_bytes() {
+                    findings.push(
+                        Finding::new(
+                            "non_canonical_event_json",
+                            "event_json is not in canonical (RFC 8785) form: it was rewritten",
+                        )
+                        .chain(&file.chain)
+                        .seq(row.seq)
+                        .at(format!("{path} row {index}")),
+                    );
+                }
+                Some(value)
+            }
+            Err(e) => {
+                findings.push(
+                    Finding::new("invalid_event_json", e.to_string())
+                        .chain(&file.chain)
+                        .seq(row.seq)
+                        .at(format!("{path} row {index}")),
+                );
+                None
+            }
+        };
+        if let Some(problem) = value.and_then(|v| derived_mismatch(batch, i, v)) {
             findings.push(
                 Finding::new(
                     "column_modified",
@@ -259,10 +287,10 @@ fn decode(
 fn derived_mismatch(
     batch: &RecordBatch,
     i: usize,
-    event_json: &str,
+    value: serde_json::Value,
 ) -> Option<(String, String, String)> {
-    // An event_json that is not an event is reported by the content checks.
-    let event: Event = serde_json::from_str(event_json).ok()?;
+    // An event_json that is not an OCSF event of this model has no derived columns to check.
+    let event: Event = serde_json::from_value(value).ok()?;
     let expected = QueryColumns::of(&event);
     for (name, cell) in expected.cells() {
         let column = batch.column_by_name(name)?;
@@ -405,24 +433,6 @@ pub(super) fn verify_chain_rows(
 
         // Content: canonical JSON whose hash is the stored leaf.
         let computed_leaf = leaf_hash(row.event_json.as_bytes());
-        match recanonicalize(row.event_json.as_bytes()) {
-            Ok(c) if c == row.event_json.as_bytes() => {}
-            Ok(_) => findings.push(
-                Finding::new(
-                    "non_canonical_event_json",
-                    "event_json is not in canonical (RFC 8785) form: it was rewritten",
-                )
-                .chain(chain)
-                .seq(row.seq)
-                .at(at.clone()),
-            ),
-            Err(e) => findings.push(
-                Finding::new("invalid_event_json", e.to_string())
-                    .chain(chain)
-                    .seq(row.seq)
-                    .at(at.clone()),
-            ),
-        }
         if computed_leaf != row.leaf {
             findings.push(
                 Finding::new("row_modified", "event_json does not hash to the row's leaf")

@@ -14,6 +14,7 @@
 //! ```
 
 mod checkpoint;
+mod jcs;
 mod keys;
 mod merkle;
 mod proof;
@@ -52,15 +53,30 @@ pub enum SealError {
 }
 
 /// `canonical_v1(event)`: the RFC 8785 (JCS) serialization of the event.
+///
+/// Numbers outside ±2^53 are, as JCS requires, written as the IEEE double
+/// they denote: OCSF events hold none (times are epoch ms).
 pub fn canonical_v1<T: Serialize>(event: &T) -> Result<Vec<u8>, SealError> {
-    serde_json_canonicalizer::to_vec(event).map_err(|e| SealError::Json(e.to_string()))
+    let value = serde_json::to_value(event).map_err(|e| SealError::Json(e.to_string()))?;
+    let mut out = Vec::with_capacity(4096);
+    jcs::write(&value, &mut out);
+    Ok(out)
 }
 
 /// Re-canonicalizes stored event JSON: `Ok(canonical bytes)` when `stored`
 /// parses strictly (no duplicate keys); compare with `stored` to find
 /// non-canonical input.
 pub fn recanonicalize(stored: &[u8]) -> Result<Vec<u8>, SealError> {
-    canonical_v1(&parse_strict(stored)?)
+    let mut out = Vec::with_capacity(stored.len());
+    jcs::write(&parse_strict(stored)?, &mut out);
+    Ok(out)
+}
+
+/// The JCS form of an already parsed (strictly: [`parse_strict`]) JSON value.
+pub fn canonical_value(value: &serde_json::Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    jcs::write(value, &mut out);
+    out
 }
 
 /// `leaf = SHA-256(0x00 || canonical)`.
