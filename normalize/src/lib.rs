@@ -46,6 +46,7 @@ mod error;
 pub mod framing;
 mod mappers;
 pub mod sealer;
+pub mod upstream;
 
 use auditfed_schemas::ocsf::{Event, Fingerprint, Product, TransformationInfo};
 use auditfed_schemas::{SourceMeta, SourceType};
@@ -194,6 +195,9 @@ fn stamp_lineage(
     }
     if let Some(t) = meta.received_time {
         lineage.insert("received_time".into(), json!(t));
+    }
+    if let Some(verdict) = &meta.upstream_integrity {
+        lineage.insert("upstream_integrity".into(), json!(verdict));
     }
     event
         .unmapped

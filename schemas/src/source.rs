@@ -119,6 +119,10 @@ pub struct SourceMeta {
     /// The year to assume for timestamps that carry none (RFC 3164 syslog);
     /// defaults to the year of `received_time`, else of the event's file.
     pub assumed_year: Option<i32>,
+    /// The source's own integrity verdict on the record's file, where the
+    /// source offers one (CloudTrail digests): `verified`, `failed` or
+    /// `unavailable`.
+    pub upstream_integrity: Option<String>,
 }
 
 #[cfg(test)]
