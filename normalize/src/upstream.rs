@@ -107,7 +107,15 @@ pub struct LogFileEntry {
 /// AWS's CloudTrail public keys, by fingerprint.
 #[derive(Debug, Clone, Default)]
 pub struct AwsPublicKeys {
-    keys: HashMap<String, Vec<(RsaPublicKey, Option<String>, Option<String>)>>,
+    keys: HashMap<String, Vec<DatedKey>>,
+}
+
+/// A public key and the time range it signs digests in.
+#[derive(Debug, Clone)]
+struct DatedKey {
+    key: RsaPublicKey,
+    valid_from: Option<String>,
+    valid_to: Option<String>,
 }
 
 impl AwsPublicKeys {
