@@ -153,7 +153,11 @@ impl AwsPublicKeys {
             keys.keys
                 .entry(k.fingerprint.to_ascii_lowercase())
                 .or_default()
-                .push((key, k.validity_start_time, k.validity_end_time));
+                .push(DatedKey {
+                    key,
+                    valid_from: k.validity_start_time,
+                    valid_to: k.validity_end_time,
+                });
         }
         Ok(keys)
     }
@@ -198,14 +202,15 @@ impl CloudTrailDigest {
         // RFC 3339 UTC strings of one format compare correctly as text.
         let valid: Vec<&RsaPublicKey> = candidates
             .iter()
-            .filter(|(_, from, to)| {
-                from.as_deref()
+            .filter(|k| {
+                k.valid_from
+                    .as_deref()
                     .is_none_or(|f| f <= self.digest_end_time.as_str())
-                    && to
+                    && k.valid_to
                         .as_deref()
                         .is_none_or(|t| self.digest_end_time.as_str() <= t)
             })
-            .map(|(k, _, _)| k)
+            .map(|k| &k.key)
             .collect();
         if valid.is_empty() {
             return Err(DigestError::UnknownKey(fingerprint));
