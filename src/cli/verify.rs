@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use auditfed_query::store::ArchiveStore;
 use auditfed_query::store::LocalDir;
-use auditfed_query::verify::{Report, VerifyOptions, verify};
+use std::io::IsTerminal;
+
+use auditfed_query::verify::{Progress, Report, VerifyOptions, verify_with_progress};
 use auditfed_schemas::seal::SignedNote;
 
 /// Arguments of `auditfed verify`.
@@ -48,7 +50,20 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .as_millis() as i64;
         options.freshness = Some((now, secs as i64 * 1000));
     }
-    let report = verify(&store, &options).map_err(|e| e.to_string())?;
+    // A progress line on a terminal only: logs and pipes get the report alone.
+    let interactive = std::io::stderr().is_terminal();
+    let mut show = |p: &Progress| {
+        if interactive {
+            eprint!(
+                "\rverifying {}: {} events, {}/{} files ",
+                p.chain, p.events, p.files_done, p.files_total
+            );
+        }
+    };
+    let report = verify_with_progress(&store, &options, &mut show).map_err(|e| e.to_string())?;
+    if interactive {
+        eprint!("\r\x1b[2K");
+    }
     if args.json {
         println!(
             "{}",

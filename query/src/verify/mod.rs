@@ -174,8 +174,30 @@ impl Report {
     }
 }
 
+/// Where a running verification is, for progress displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The chain being verified.
+    pub chain: String,
+    /// Events verified so far (all chains).
+    pub events: u64,
+    /// Data files opened so far (all chains).
+    pub files_done: usize,
+    /// Data files in the archive.
+    pub files_total: usize,
+}
+
 /// Verifies the archive in `store`.
 pub fn verify(store: &dyn ArchiveStore, options: &VerifyOptions) -> Result<Report, QueryError> {
+    verify_with_progress(store, options, &mut |_| {})
+}
+
+/// [`verify`], reporting progress after every data file and every 10 000 events.
+pub fn verify_with_progress(
+    store: &dyn ArchiveStore,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Report, QueryError> {
     let mut report = Report::default();
     let mut data: BTreeMap<String, Vec<DataFile>> = BTreeMap::new();
     let mut notes: BTreeMap<String, Vec<(String, CheckpointFile)>> = BTreeMap::new();
@@ -215,6 +237,8 @@ pub fn verify(store: &dyn ArchiveStore, options: &VerifyOptions) -> Result<Repor
         }
     }
     report.summary.chains = chains.len();
+    let files_total = data.values().map(Vec::len).sum();
+    let mut files_done = 0;
     for chain in &chains {
         let chain_notes = notes.remove(chain).unwrap_or_default();
         report.summary.checkpoints += chain_notes.len();
@@ -227,7 +251,25 @@ pub fn verify(store: &dyn ArchiveStore, options: &VerifyOptions) -> Result<Repor
         )?;
         let files = data.remove(chain).unwrap_or_default();
         report.summary.data_files += files.len();
-        rows::verify_chain_rows(store, chain, files, &verified, options, &mut report)?;
+        let mut tick = |events: u64, files: usize| {
+            progress(&Progress {
+                chain: chain.clone(),
+                events,
+                files_done: files_done + files,
+                files_total,
+            })
+        };
+        let opened = files.len();
+        rows::verify_chain_rows(
+            store,
+            chain,
+            files,
+            &verified,
+            options,
+            &mut report,
+            &mut tick,
+        )?;
+        files_done += opened;
     }
     report.findings.sort();
     Ok(report)

@@ -357,8 +357,10 @@ pub(super) fn verify_chain_rows(
     verified: &Verified,
     _options: &VerifyOptions,
     report: &mut Report,
+    tick: &mut dyn FnMut(u64, usize),
 ) -> Result<(), QueryError> {
     files.sort_by_key(|f| (f.first, f.last, f.path()));
+    let mut report_events = report.summary.events;
     let findings = &mut report.findings;
     if verified.newest_last == 0 && verified.batches.is_empty() && !files.is_empty() {
         findings.push(
@@ -388,6 +390,7 @@ pub(super) fn verify_chain_rows(
                 .is_none_or(|Reverse((s, _))| files[next_file].first <= *s)
         {
             let l = load(store, &files[next_file], findings)?;
+            tick(report_events, next_file + 1);
             let idx = loaded.len();
             if let Some(r) = l.rows.first() {
                 heap.push(Reverse((r.seq, idx)));
@@ -418,6 +421,10 @@ pub(super) fn verify_chain_rows(
         }
         let at = format!("{} row {}", file.path, row.index);
         report.summary.events += 1;
+        report_events = report.summary.events;
+        if report_events.is_multiple_of(10_000) {
+            tick(report_events, next_file);
+        }
         report.summary.first_time = Some(
             report
                 .summary
