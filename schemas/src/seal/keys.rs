@@ -274,6 +274,28 @@ mod tests {
     }
 
     #[test]
+    fn non_canonical_signatures_are_refused() {
+        let signer = FileSigner::from_seed("k", &[3; 32]).unwrap();
+        let vk = signer.verifier_key();
+        let sig = signer.sign(b"msg").unwrap();
+        assert!(vk.verify(b"msg", &sig));
+        // S + L (the group order) is the same signature to a lax verifier, not to us.
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut malleable = sig;
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let sum = u16::from(malleable[32 + i]) + u16::from(L[i]) + carry;
+            malleable[32 + i] = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_ne!(malleable, sig);
+        assert!(!vk.verify(b"msg", &malleable));
+    }
+
+    #[test]
     fn generated_keys_sign_and_verify() {
         let (pem, vk) = generate_key("gen").unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
