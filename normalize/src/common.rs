@@ -2,7 +2,9 @@
 //! that whatever is left lands in `unmapped`), reading timestamps, and
 //! building the objects every source fills the same way.
 
-use auditfed_schemas::ocsf::{Account, Severity, Unmapped, User};
+use auditfed_schemas::ocsf::{
+    Account, HttpRequest, NetworkEndpoint, Product, Severity, Unmapped, User,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
@@ -169,6 +171,31 @@ pub(crate) fn take_time(obj: &mut Obj, field: &str) -> Result<(i64, String), Err
 pub(crate) fn ms_to_rfc3339(ms: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// The product that reported the event.
+pub(crate) fn product(name: &str, vendor: &str) -> Product {
+    Product {
+        name: Some(name.to_owned()),
+        vendor_name: Some(vendor.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// The HTTP request of an event that only knows its user agent.
+pub(crate) fn http_user_agent(ua: Option<String>) -> Option<HttpRequest> {
+    ua.map(|ua| HttpRequest {
+        user_agent: Some(ua),
+        ..Default::default()
+    })
+}
+
+/// The source endpoint of a call that a service made itself (no caller address).
+pub(crate) fn service_endpoint(name: &str) -> NetworkEndpoint {
+    NetworkEndpoint {
+        svc_name: Some(name.to_owned()),
+        ..Default::default()
+    }
 }
 
 /// A user with `type`/`type_id` set consistently.

@@ -10,13 +10,15 @@
 //! Reference: "CloudTrail record contents" in the AWS CloudTrail User Guide.
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, ApiRequest, ApiResponse, Class, Cloud, Event, Group, HttpRequest, ManagedEntity,
-    Metadata, Policy, Product, ResourceDetails, Service, Session, Severity, Status, User,
+    Actor, Api, ApiRequest, ApiResponse, Class, Cloud, Event, Group, ManagedEntity, Metadata,
+    Policy, ResourceDetails, Service, Session, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, account, crud_activity, rfc3339_ms, take_time, user_of_type};
+use crate::common::{
+    Obj, account, crud_activity, http_user_agent, product, rfc3339_ms, take_time, user_of_type,
+};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -140,10 +142,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     }
     event.actor = actor;
     event.src_endpoint = src;
-    event.http_request = user_agent.map(|ua| HttpRequest {
-        user_agent: Some(ua),
-        ..Default::default()
-    });
+    event.http_request = http_user_agent(user_agent);
     event.cloud = Some(cloud);
     if event.message.is_none() {
         event.message = Some(format!("{event_name} on {event_source}"));
@@ -160,11 +159,7 @@ fn metadata(r: &mut Obj, original_time: String) -> Metadata {
         log_provider: Some("AWS CloudTrail".to_owned()),
         log_format: Some("JSON".to_owned()),
         correlation_uid: r.str("sharedEventID"),
-        product: Some(Product {
-            name: Some("CloudTrail".to_owned()),
-            vendor_name: Some("AWS".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("CloudTrail", "AWS")),
         ..Default::default()
     }
 }

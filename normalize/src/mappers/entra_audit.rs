@@ -12,14 +12,13 @@
 //! in Azure Monitor" and the Graph `directoryAudit` resource type.
 
 use auditfed_schemas::ocsf::{
-    Actor, Class, Event, Group, ManagedEntity, Metadata, NetworkEndpoint, Product, Severity,
-    Status, User,
+    Actor, Class, Event, Group, ManagedEntity, Metadata, NetworkEndpoint, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::azure_activity::Common;
 use super::endpoint;
-use crate::common::{Obj, rfc3339_ms, user_of_type};
+use crate::common::{Obj, product, rfc3339_ms, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -80,11 +79,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             original_time: Some(original_time.clone()),
             log_provider: Some("Microsoft Graph directoryAudits".to_owned()),
             log_format: Some("JSON".to_owned()),
-            product: Some(Product {
-                name: Some("Microsoft Entra ID".to_owned()),
-                vendor_name: Some("Microsoft".to_owned()),
-                ..Default::default()
-            }),
+            product: Some(product("Microsoft Entra ID", "Microsoft")),
             ..Default::default()
         },
     };

@@ -9,14 +9,13 @@
 //! Graph `signIn` resource type.
 
 use auditfed_schemas::ocsf::{
-    Class, Event, Location, Metadata, NetworkEndpoint, Product, Service, Session, Severity, Status,
-    User,
+    Class, Event, Location, Metadata, NetworkEndpoint, Service, Session, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::azure_activity::Common;
 use super::endpoint;
-use crate::common::{Obj, account, rfc3339_ms, user_of_type};
+use crate::common::{Obj, account, product, rfc3339_ms, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -52,11 +51,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             original_time: Some(original),
             log_provider: Some("Microsoft Graph signIns".to_owned()),
             log_format: Some("JSON".to_owned()),
-            product: Some(Product {
-                name: Some("Microsoft Entra ID".to_owned()),
-                vendor_name: Some("Microsoft".to_owned()),
-                ..Default::default()
-            }),
+            product: Some(product("Microsoft Entra ID", "Microsoft")),
             ..Default::default()
         };
         (

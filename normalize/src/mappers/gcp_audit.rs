@@ -11,13 +11,16 @@
 //! Logs overview" (log names, `status`, `authenticationInfo`).
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, ApiResponse, Class, Cloud, Event, HttpRequest, Metadata, NetworkEndpoint, Product,
-    ResourceDetails, Service, Severity, Status, User,
+    Actor, Api, ApiResponse, Class, Cloud, Event, Metadata, NetworkEndpoint, ResourceDetails,
+    Service, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, account, crud_activity, severity_from_level, take_time, user_of_type};
+use crate::common::{
+    Obj, account, crud_activity, http_user_agent, product, severity_from_level, take_time,
+    user_of_type,
+};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -70,11 +73,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             .and_then(|o| o.get("id"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-        product: Some(Product {
-            name: Some("Cloud Audit Logs".to_owned()),
-            vendor_name: Some("Google".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("Cloud Audit Logs", "Google")),
         ..Default::default()
     };
     if let Some(name) = log_name {
@@ -243,10 +242,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     ));
     event.actor = Some(actor);
     event.src_endpoint = Some(src);
-    event.http_request = user_agent.map(|ua| HttpRequest {
-        user_agent: Some(ua),
-        ..Default::default()
-    });
+    event.http_request = http_user_agent(user_agent);
     event.cloud = Some(Cloud {
         provider: Some("GCP".to_owned()),
         project_uid: project.clone(),

@@ -10,14 +10,15 @@
 //! "Audit log events for your enterprise".
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, Class, Event, Group, HttpRequest, Location, Metadata, NetworkEndpoint, Product,
-    Service, Severity, Status, User,
+    Actor, Api, Class, Event, Group, Location, Metadata, Service, Severity, Status, User,
 };
 use chrono::DateTime;
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, crud_activity, rfc3339_ms, user_of_type};
+use crate::common::{
+    Obj, crud_activity, http_user_agent, product, rfc3339_ms, service_endpoint, user_of_type,
+};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -42,11 +43,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             .or_else(|| r.peek_str("org"))
             .map(str::to_owned),
         correlation_uid: r.nonempty("request_id"),
-        product: Some(Product {
-            name: Some("GitHub".to_owned()),
-            vendor_name: Some("GitHub".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("GitHub", "GitHub")),
         ..Default::default()
     };
     let mut event = Event::new(class, activity, time, Severity::Informational, metadata);
@@ -159,16 +156,10 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         }),
     };
     if class == Class::ApiActivity && src.is_none() {
-        src = Some(NetworkEndpoint {
-            svc_name: Some("GitHub".to_owned()),
-            ..Default::default()
-        });
+        src = Some(service_endpoint("GitHub"));
     }
     event.src_endpoint = src;
-    event.http_request = user_agent.map(|ua| HttpRequest {
-        user_agent: Some(ua),
-        ..Default::default()
-    });
+    event.http_request = http_user_agent(user_agent);
     event.unmapped = r.into_unmapped();
     Ok(event)
 }

@@ -11,12 +11,12 @@
 
 use auditfed_schemas::ocsf::{
     Actor, Api, ApiRequest, ApiResponse, Class, Event, Group, HttpRequest, Metadata,
-    NetworkEndpoint, Product, ResourceDetails, Service, Severity, Status, Url, User,
+    ResourceDetails, Service, Severity, Status, Url, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, rfc3339_ms, user_of_type};
+use crate::common::{Obj, product, rfc3339_ms, service_endpoint, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -92,11 +92,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         log_version: Some(api_version.clone()).filter(|v| !v.is_empty()),
         log_provider: Some("Kubernetes audit".to_owned()),
         log_format: Some("JSON".to_owned()),
-        product: Some(Product {
-            name: Some("kube-apiserver".to_owned()),
-            vendor_name: Some("Kubernetes".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("kube-apiserver", "Kubernetes")),
         ..Default::default()
     };
     let mut event = Event::new(class, activity, time, Severity::Informational, metadata);
@@ -166,10 +162,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             .and_then(Value::as_str);
     let src = match source_ip.map(endpoint::from_address) {
         Some((ep, true)) => ep,
-        _ => NetworkEndpoint {
-            svc_name: Some("kube-apiserver".to_owned()),
-            ..Default::default()
-        },
+        _ => service_endpoint("kube-apiserver"),
     };
     if r.0
         .get("sourceIPs")

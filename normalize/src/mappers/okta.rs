@@ -10,13 +10,15 @@
 //! Event Types catalog.
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, Class, Event, Group, HttpRequest, Location, Metadata, NetworkEndpoint, Product,
-    Service, Session, Severity, Status, User,
+    Actor, Api, Class, Event, Group, Location, Metadata, Service, Session, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, crud_activity, severity_from_level, take_time, user_of_type};
+use crate::common::{
+    Obj, crud_activity, http_user_agent, product, service_endpoint, severity_from_level, take_time,
+    user_of_type,
+};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -50,11 +52,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             .and_then(|t| t.get("id"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-        product: Some(Product {
-            name: Some("Okta Identity Cloud".to_owned()),
-            vendor_name: Some("Okta".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("Okta Identity Cloud", "Okta")),
         ..Default::default()
     };
     let mut event = Event::new(class, activity, time, severity, metadata);
@@ -254,16 +252,10 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         })
     });
     if class == Class::ApiActivity && src.is_none() {
-        src = Some(NetworkEndpoint {
-            svc_name: Some("Okta".to_owned()),
-            ..Default::default()
-        });
+        src = Some(service_endpoint("Okta"));
     }
     event.src_endpoint = src;
-    event.http_request = user_agent.map(|ua| HttpRequest {
-        user_agent: Some(ua),
-        ..Default::default()
-    });
+    event.http_request = http_user_agent(user_agent);
     event.unmapped = r.into_unmapped();
     Ok(event)
 }

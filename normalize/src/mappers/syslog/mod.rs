@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use self::messages::{Kind, Meaning};
 use super::endpoint;
-use crate::common::user_of_type;
+use crate::common::{product, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -300,11 +300,7 @@ fn from_audit(rec: auditd::AuditRecord, host: Option<&str>) -> Event {
         event_code: Some(rec.record_type.clone()),
         log_provider: Some("Linux audit".to_owned()),
         log_format: Some("auditd".to_owned()),
-        product: Some(Product {
-            name: Some("auditd".to_owned()),
-            vendor_name: Some("Linux".to_owned()),
-            ..Default::default()
-        }),
+        product: Some(product("auditd", "Linux")),
         ..Default::default()
     };
     let host = host
