@@ -389,3 +389,70 @@ fn an_altered_query_column_or_raw_record_is_found() {
     let report = run(&store);
     assert_finding(&report, "column_modified", Some(3));
 }
+
+#[test]
+fn heartbeats_and_a_key_rotation_verify_under_the_first_pinned_key() {
+    use auditfed_normalize::sealer::{Sealer, SealerConfig};
+    use auditfed_query::writer::{SealedRow, write_checkpoint, write_rows};
+    let dir = temp_dir("rotation");
+    let store = auditfed_query::store::LocalDir::new(&dir);
+    let evs = events(FIXTURE);
+    let config = SealerConfig {
+        checkpoint_every_events: 4,
+        checkpoint_every_ms: 1_000_000,
+        heartbeat_every_ms: 1_000,
+    };
+    let mut sealer = Sealer::new(CHAIN, config, signer(1), 0).unwrap();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let seal = |sealer: &mut Sealer,
+                e: &auditfed_schemas::ocsf::Event,
+                t: i64,
+                rows: &mut Vec<SealedRow>,
+                notes: &mut Vec<_>| {
+        let (s, note) = sealer.seal(e, t).unwrap();
+        notes.extend(note);
+        rows.push(SealedRow {
+            event: e.clone(),
+            event_json: s.canonical,
+            raw_record: None,
+            source: "aws_cloudtrail".into(),
+            chain: CHAIN.into(),
+            seq: s.seq,
+            leaf: s.leaf,
+            chain_hash: s.chain_hash,
+        });
+    };
+    for (i, e) in evs[..8].iter().enumerate() {
+        seal(&mut sealer, e, i as i64, &mut rows, &mut notes);
+    }
+    notes.extend(sealer.tick(5_000).unwrap()); // idle: a heartbeat
+    notes.extend(sealer.rotate(signer(2), 6_000).unwrap());
+    for (i, e) in evs[8..13].iter().enumerate() {
+        seal(&mut sealer, e, 7_000 + i as i64, &mut rows, &mut notes);
+    }
+    notes.extend(sealer.flush(8_000).unwrap());
+    write_rows(&store, &rows).unwrap();
+    for n in &notes {
+        write_checkpoint(&store, n).unwrap();
+    }
+    assert!(
+        checkpoint_files(&store)
+            .iter()
+            .any(|p| p.ends_with("heartbeat.note"))
+    );
+    assert!(
+        checkpoint_files(&store)
+            .iter()
+            .any(|p| p.ends_with("rotation.note"))
+    );
+    let report = verify(&store, &VerifyOptions::new(keyring(1))).unwrap();
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    assert_eq!(report.summary.events, 13);
+    // Pinning only the new key: the checkpoints before the rotation are unknown.
+    assert_finding(
+        &verify(&store, &VerifyOptions::new(keyring(2))).unwrap(),
+        "checkpoint_unknown_key",
+        None,
+    );
+}

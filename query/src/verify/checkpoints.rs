@@ -224,9 +224,7 @@ pub(super) fn verify_chain_checkpoints(
                         retired.push((key.name().to_owned(), key.id()));
                         keyring.add(next.clone());
                     }
-                    if cp.kind == CheckpointKind::Batch
-                        || (cp.kind == CheckpointKind::Rotation && cp.batch_size() > 0)
-                    {
+                    if cp.kind == CheckpointKind::Batch {
                         verified.batches.insert(cp.last, cp.clone());
                     }
                     verified.newest_last = verified.newest_last.max(cp.last);

@@ -57,10 +57,10 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The number of events in the batch.
     pub fn batch_size(&self) -> u64 {
-        if self.last == 0 || self.first > self.last {
-            0
-        } else {
-            self.last - self.first + 1
+        // Only batch checkpoints cover events; heartbeats and rotations are empty.
+        match self.kind {
+            CheckpointKind::Batch => self.last - self.first + 1,
+            CheckpointKind::Heartbeat | CheckpointKind::Rotation => 0,
         }
     }
 
@@ -157,8 +157,24 @@ impl Checkpoint {
                 "`next-key` belongs to rotation checkpoints, and only to them".into(),
             ));
         }
-        if first > last.max(1) || (last == 0 && first != 0) {
-            return Err(bad(format!("range {first}..{last} is not valid")));
+        // A batch covers first..=last (at least one event); heartbeats and
+        // rotations cover none: first = last, the root of the empty tree.
+        let empty_root = super::merkle_root(&[]);
+        match kind {
+            CheckpointKind::Batch if first == 0 || first > last => {
+                return Err(bad(format!(
+                    "a batch must cover 1 or more events, not {first}..{last}"
+                )));
+            }
+            CheckpointKind::Heartbeat | CheckpointKind::Rotation
+                if first != last || root != empty_root =>
+            {
+                return Err(bad(
+                    "heartbeats and rotations cover no events: first = last and the empty root"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         let cp = Checkpoint {
             chain,
