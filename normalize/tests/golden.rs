@@ -146,3 +146,23 @@ fn the_fast_canonical_encoder_agrees_with_the_reference_jcs_crate_on_every_event
     }
     assert!(n > 300);
 }
+
+#[test]
+fn query_columns_from_json_agree_with_query_columns_from_events() {
+    use auditfed_schemas::archive::QueryColumns;
+    for (source, rel) in fixtures() {
+        for outcome in outcomes(Some(source), &rel) {
+            let Some(json) = outcome.get("event") else {
+                continue;
+            };
+            let event: auditfed_schemas::ocsf::Event =
+                serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(
+                QueryColumns::of_value(json),
+                QueryColumns::of(&event),
+                "{}",
+                rel.display()
+            );
+        }
+    }
+}

@@ -9,7 +9,6 @@ use arrow_array::types::{Int32Type, Int64Type, TimestampMillisecondType, UInt64T
 use arrow_array::{Array, RecordBatch};
 use auditfed_schemas::archive::layout::{DataFile, date_of};
 use auditfed_schemas::archive::{Cell, QueryColumns, archive_schema};
-use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{
     CompactRange, Hash, canonical_value, chain_hash, genesis, leaf_hash, parse_strict,
 };
@@ -184,7 +183,8 @@ fn decode(
         .ok_or("`chain_hash` has the wrong type")?;
     for i in 0..batch.num_rows() {
         let index = offset + i;
-        let at = format!("{path} row {index}");
+        // Locations are only formatted when there is something to report.
+        let at = || format!("{path} row {index}");
         if [
             time.is_null(i),
             json.is_null(i),
@@ -198,7 +198,7 @@ fn decode(
             findings.push(
                 Finding::new("row_modified", "a required column is null")
                     .chain(&file.chain)
-                    .at(at),
+                    .at(at()),
             );
             continue;
         }
@@ -220,7 +220,7 @@ fn decode(
                 Finding::new("row_moved", "the row belongs to another chain")
                     .chain(&file.chain)
                     .seq(row.seq)
-                    .at(at.clone())
+                    .at(at())
                     .expected_found(file.chain.clone(), chain.value(i)),
             );
         }
@@ -232,7 +232,7 @@ fn decode(
                 )
                 .chain(&file.chain)
                 .seq(row.seq)
-                .at(at)
+                .at(at())
                 .expected_found(
                     format!("source={}/date={}", file.source, file.date),
                     format!("source={}/date={}", source.value(i), date_of(row.time_ms)),
@@ -265,7 +265,7 @@ fn decode(
                 None
             }
         };
-        if let Some(problem) = value.and_then(|v| derived_mismatch(batch, i, v)) {
+        if let Some(problem) = value.and_then(|v| derived_mismatch(batch, i, &v)) {
             findings.push(
                 Finding::new(
                     "column_modified",
@@ -287,11 +287,9 @@ fn decode(
 fn derived_mismatch(
     batch: &RecordBatch,
     i: usize,
-    value: serde_json::Value,
+    event: &serde_json::Value,
 ) -> Option<(String, String, String)> {
-    // An event_json that is not an OCSF event of this model has no derived columns to check.
-    let event: Event = serde_json::from_value(value).ok()?;
-    let expected = QueryColumns::of(&event);
+    let expected = QueryColumns::of_value(event);
     for (name, cell) in expected.cells() {
         let column = batch.column_by_name(name)?;
         let found: Option<String> = if column.is_null(i) {
@@ -331,7 +329,10 @@ fn derived_mismatch(
     }
     // The raw record: its SHA-256 is sealed in the event as raw_data_hash.
     let raw = batch.column_by_name("raw_record")?.as_binary_opt::<i32>()?;
-    let sealed_hash = event.raw_data_hash.as_ref().and_then(|h| h.value.clone());
+    let sealed_hash = event
+        .pointer("/raw_data_hash/value")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let stored_hash = (!raw.is_null(i)).then(|| hex(&Sha256::digest(raw.value(i))));
     match (sealed_hash, stored_hash) {
         (Some(sealed), Some(stored)) if sealed != stored => {
@@ -419,7 +420,8 @@ pub(super) fn verify_chain_rows(
         } else {
             file.rows = Vec::new();
         }
-        let at = format!("{} row {}", file.path, row.index);
+        let file_path: &str = &file.path;
+        let at = || format!("{file_path} row {}", row.index);
         report.summary.events += 1;
         report_events = report.summary.events;
         if report_events.is_multiple_of(10_000) {
@@ -445,7 +447,7 @@ pub(super) fn verify_chain_rows(
                 Finding::new("row_modified", "event_json does not hash to the row's leaf")
                     .chain(chain)
                     .seq(row.seq)
-                    .at(at.clone())
+                    .at(at())
                     .expected_found(hex8(&row.leaf), hex8(&computed_leaf)),
             );
         }
@@ -460,7 +462,7 @@ pub(super) fn verify_chain_rows(
                 Finding::new(kind, "a second row with a seq already seen")
                     .chain(chain)
                     .seq(row.seq)
-                    .at(at)
+                    .at(at())
                     .expected_found(format!("seq {expected}"), row.seq.to_string()),
             );
             continue;
@@ -473,7 +475,7 @@ pub(super) fn verify_chain_rows(
                 )
                 .chain(chain)
                 .seq(expected)
-                .at(at.clone())
+                .at(at())
                 .expected_found(format!("seq {expected}"), row.seq.to_string()),
             );
             // Resynchronize on the stored chain hash so one gap is one finding.
@@ -486,7 +488,7 @@ pub(super) fn verify_chain_rows(
                     Finding::new("chain_mismatch", "the chain hash does not follow from the previous row and this event (modified, inserted or reordered row)")
                         .chain(chain)
                         .seq(row.seq)
-                        .at(at.clone())
+                        .at(at())
                         .expected_found(hex8(&computed), hex8(&row.chain_hash)),
                 );
             }
@@ -511,7 +513,7 @@ pub(super) fn verify_chain_rows(
                 )
                 .chain(chain)
                 .seq(row.seq)
-                .at(at.clone())
+                .at(at())
                 .expected_found(hex8(&trusted_head), hex8(&row.chain_hash)),
             );
         }
@@ -527,7 +529,7 @@ pub(super) fn verify_chain_rows(
                     )
                     .chain(chain)
                     .seq(cp.first)
-                    .at(at.clone())
+                    .at(at())
                     .expected_found(hex8(&cp.root), hex8(&batch.root())),
                 );
             }
@@ -539,7 +541,7 @@ pub(super) fn verify_chain_rows(
                     )
                     .chain(chain)
                     .seq(row.seq)
-                    .at(at)
+                    .at(at())
                     .expected_found(hex8(&cp.head), hex8(&row.chain_hash)),
                 );
             }

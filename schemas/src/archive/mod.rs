@@ -175,6 +175,57 @@ impl<'a> QueryColumns<'a> {
         ]
     }
 
+    /// Flattens an event given as parsed JSON (the verifier's view of
+    /// `event_json`), without building an [`Event`]. Must agree with
+    /// [`QueryColumns::of`]; a test checks both on every golden event.
+    pub fn of_value(event: &'a serde_json::Value) -> QueryColumns<'a> {
+        let s = |p: &str| event.pointer(p).and_then(serde_json::Value::as_str);
+        let i32_at = |p: &str| {
+            event
+                .pointer(p)
+                .and_then(serde_json::Value::as_i64)
+                .and_then(|v| i32::try_from(v).ok())
+        };
+        let i64_at = |p: &str| {
+            event
+                .pointer(p)
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or_default()
+        };
+        QueryColumns {
+            time: i64_at("/time"),
+            class_uid: i32_at("/class_uid").unwrap_or_default(),
+            class_name: s("/class_name"),
+            category_uid: i32_at("/category_uid").unwrap_or_default(),
+            activity_id: i32_at("/activity_id").unwrap_or_default(),
+            type_uid: i64_at("/type_uid"),
+            severity_id: i32_at("/severity_id").unwrap_or_default(),
+            status_id: i32_at("/status_id"),
+            status_code: s("/status_code"),
+            actor_user_name: s("/actor/user/name"),
+            actor_user_uid: s("/actor/user/uid"),
+            actor_user_type: s("/actor/user/type"),
+            user_name: s("/user/name"),
+            src_ip: s("/src_endpoint/ip"),
+            cloud_provider: s("/cloud/provider"),
+            cloud_account_uid: s("/cloud/account/uid"),
+            cloud_region: s("/cloud/region"),
+            api_service: s("/api/service/name"),
+            api_operation: s("/api/operation"),
+            resource_uids: event
+                .pointer("/resources")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get("uid").and_then(serde_json::Value::as_str))
+                .collect(),
+            tenant_uid: s("/metadata/tenant_uid"),
+            product_name: s("/metadata/product/name"),
+            event_uid: s("/metadata/uid"),
+            log_source: s("/metadata/log_source"),
+        }
+    }
+
     /// Flattens `event` into its query columns.
     pub fn of(event: &'a Event) -> QueryColumns<'a> {
         let actor_user = event.actor.as_ref().and_then(|a| a.user.as_ref());
