@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use auditfed_normalize::sealer::{Sealer, SealerConfig};
 use auditfed_normalize::{Output, normalize};
-use auditfed_schemas::seal::{FileSigner, canonical_v1, chain_hash, genesis, leaf_hash};
+use auditfed_schemas::seal::{
+    FileSigner, canonical_event, canonical_v1, chain_hash, genesis, leaf_hash,
+};
 use auditfed_schemas::{SourceMeta, SourceType};
 
 #[global_allocator]
@@ -88,7 +90,10 @@ fn main() {
         t += 1;
         black_box(sealer.seal(e, t).unwrap());
     });
-    run("  of which canonical_v1 (JCS encode)", &mut |e| {
+    run("  of which canonical_event (JCS, fast path)", &mut |e| {
+        black_box(canonical_event(e).unwrap());
+    });
+    run("  (general canonical_v1 via a JSON tree)", &mut |e| {
         black_box(canonical_v1(e).unwrap());
     });
     run(

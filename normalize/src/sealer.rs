@@ -26,8 +26,8 @@
 use std::sync::Arc;
 
 use auditfed_schemas::seal::{
-    Checkpoint, CheckpointKind, CompactRange, Hash, SealError, SignedNote, Signer, canonical_v1,
-    chain_hash, genesis, hash_b64, leaf_hash, valid_chain_id,
+    Checkpoint, CheckpointKind, CompactRange, Hash, SealError, SignedNote, Signer, canonical_event,
+    canonical_v1, chain_hash, genesis, hash_b64, leaf_hash, valid_chain_id,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +115,25 @@ pub struct Sealed {
     pub canonical: Vec<u8>,
 }
 
+/// What can be sealed: anything with a canonical encoding. OCSF events take
+/// the fast path ([`canonical_event`]); other values the general one.
+pub trait Sealable {
+    /// `canonical_v1` of the value.
+    fn canonical(&self) -> Result<Vec<u8>, SealError>;
+}
+
+impl Sealable for auditfed_schemas::ocsf::Event {
+    fn canonical(&self) -> Result<Vec<u8>, SealError> {
+        canonical_event(self)
+    }
+}
+
+impl Sealable for serde_json::Value {
+    fn canonical(&self) -> Result<Vec<u8>, SealError> {
+        canonical_v1(self)
+    }
+}
+
 /// Seals the events of one chain.
 pub struct Sealer {
     state: ChainState,
@@ -179,12 +198,12 @@ impl Sealer {
     }
 
     /// Seals one event; returns it and, when the batch is full, the batch checkpoint.
-    pub fn seal<T: Serialize>(
+    pub fn seal<T: Sealable + ?Sized>(
         &mut self,
         event: &T,
         now_ms: i64,
     ) -> Result<(Sealed, Option<SignedNote>), SealError> {
-        let canonical = canonical_v1(event)?;
+        let canonical = event.canonical()?;
         let leaf = leaf_hash(&canonical);
         let seq = self.state.last_seq + 1;
         let head = chain_hash(&self.state.head, &leaf);

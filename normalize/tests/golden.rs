@@ -141,6 +141,15 @@ fn the_fast_canonical_encoder_agrees_with_the_reference_jcs_crate_on_every_event
             let ours = auditfed_schemas::seal::canonical_v1(event).unwrap();
             let reference = serde_json_canonicalizer::to_vec(event).unwrap();
             assert_eq!(ours, reference, "{} differs", rel.display());
+            // The fast path from the typed event gives the same bytes.
+            let typed: auditfed_schemas::ocsf::Event =
+                serde_json::from_value(event.clone()).unwrap();
+            assert_eq!(
+                auditfed_schemas::seal::canonical_event(&typed).unwrap(),
+                reference,
+                "{} differs (fast path)",
+                rel.display()
+            );
             n += 1;
         }
     }

@@ -66,14 +66,14 @@ ocsf_object! {
 ocsf_object! {
     /// `product`: the product that reported the event.
     Product {
+        /// Feature within the product.
+        feature: Feature,
         /// Product name (e.g. `CloudTrail`).
         name: String,
         /// Vendor name (e.g. `AWS`).
         vendor_name: String,
         /// Product version.
         version: String,
-        /// Feature within the product.
-        feature: Feature,
     }
 }
 
@@ -88,14 +88,14 @@ ocsf_object! {
 ocsf_object! {
     /// `transformation_info`: one transformation applied to the source record.
     TransformationInfo {
-        /// The transformation's name (the auditfed mapper).
-        name: String,
-        /// Its unique id (mapper name and version).
-        uid: String,
         /// Language of the transformation.
         lang: String,
+        /// The transformation's name (the auditfed mapper).
+        name: String,
         /// The product that transformed the record.
         product: Product,
+        /// Its unique id (mapper name and version).
+        uid: String,
     }
 }
 
@@ -106,14 +106,14 @@ ocsf_object! {
         app_name: String,
         /// Id of that application or service.
         app_uid: String,
-        /// The identity provider that authenticated the actor.
-        idp: Idp,
-        /// The user or principal.
-        user: User,
-        /// The session the action was taken in.
-        session: Session,
         /// Authorization decisions for the action.
         authorizations: Vec<Authorization>,
+        /// The identity provider that authenticated the actor.
+        idp: Idp,
+        /// The session the action was taken in.
+        session: Session,
+        /// The user or principal.
+        user: User,
     }
 }
 
@@ -190,22 +190,22 @@ ocsf_object! {
     Organization {
         /// Name.
         name: String,
-        /// Unique id.
-        uid: String,
-        /// Organizational unit id.
-        ou_uid: String,
         /// Organizational unit name.
         ou_name: String,
+        /// Organizational unit id.
+        ou_uid: String,
+        /// Unique id.
+        uid: String,
     }
 }
 
 ocsf_object! {
     /// `session`: an authenticated session.
     Session {
-        /// Credential id of the session.
-        credential_uid: String,
         /// Creation time, epoch milliseconds.
         created_time: i64,
+        /// Credential id of the session.
+        credential_uid: String,
         /// Whether MFA was used to create the session.
         is_mfa: bool,
         /// Who issued the session (e.g. the role ARN).
@@ -228,6 +228,8 @@ ocsf_object! {
         location: Location,
         /// Name (e.g. an AWS service calling on a user's behalf).
         name: String,
+        /// Operating system.
+        os: Os,
         /// Port.
         port: i32,
         /// Service name.
@@ -236,8 +238,6 @@ ocsf_object! {
         r#type: String,
         /// Unique id.
         uid: String,
-        /// Operating system.
-        os: Os,
     }
 }
 
@@ -248,12 +248,12 @@ ocsf_object! {
         city: String,
         /// ISO 3166-1 alpha-2 country code.
         country: String,
-        /// Region or state.
-        region: String,
         /// Latitude.
         lat: f64,
         /// Longitude.
         long: f64,
+        /// Region or state.
+        region: String,
     }
 }
 
@@ -262,10 +262,10 @@ ocsf_object! {
     Os {
         /// Name.
         name: String,
-        /// Type id: 0 Unknown, 99 Other, ...
-        type_id: i32,
         /// Type caption.
         r#type: String,
+        /// Type id: 0 Unknown, 99 Other, ...
+        type_id: i32,
     }
 }
 

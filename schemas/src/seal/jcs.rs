@@ -27,11 +27,14 @@ pub(crate) fn write(value: &Value, out: &mut Vec<u8>) {
         }
         Value::Object(map) => {
             out.push(b'{');
-            // serde_json's map is ordered by UTF-8 bytes (= code points), which
+            // serde_json's map iterates in UTF-8 byte (= code point) order, which
             // equals UTF-16 order unless a name holds characters at or above
-            // U+E000 (UTF-8 lead bytes 0xEE and up): only then is a re-sort needed.
+            // U+E000 (UTF-8 lead bytes 0xEE and up). Another crate enabling
+            // serde_json's `preserve_order` would change that order, so it is
+            // checked, not assumed.
             let needs_utf16_sort = map.keys().any(|k| k.bytes().any(|b| b >= 0xEE));
-            if needs_utf16_sort {
+            let sorted = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b);
+            if needs_utf16_sort || !sorted {
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
                 entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
                 members(entries.into_iter(), out);
@@ -51,6 +54,37 @@ fn members<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut
         string(k, out);
         out.push(b':');
         write(v, out);
+    }
+}
+
+/// serde_json output with JCS number forms. String escapes of serde_json
+/// already are JCS's (`\b \t \n \f \r \" \\`, `\u00xx` lower-case, nothing else).
+pub(crate) struct JcsFormatter;
+
+impl serde_json::ser::Formatter for JcsFormatter {
+    fn write_i64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        number(&Number::from(v), &mut out);
+        w.write_all(&out)
+    }
+
+    fn write_u64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        number(&Number::from(v), &mut out);
+        w.write_all(&out)
+    }
+
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        match Number::from_f64(v) {
+            Some(n) => number(&n, &mut out),
+            None => out.extend_from_slice(b"null"),
+        }
+        w.write_all(&out)
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
+        self.write_f64(w, f64::from(v))
     }
 }
 
