@@ -9,8 +9,10 @@ use arrow_array::types::{Int32Type, Int64Type, TimestampMillisecondType, UInt64T
 use arrow_array::{Array, RecordBatch};
 use auditfed_schemas::archive::layout::{DataFile, date_of};
 use auditfed_schemas::archive::{Cell, QueryColumns, archive_schema};
+use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{
-    CompactRange, Hash, canonical_value, chain_hash, genesis, leaf_hash, parse_strict,
+    CompactRange, Hash, canonical_event, canonical_value, chain_hash, genesis, leaf_hash,
+    parse_strict,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
@@ -239,33 +241,51 @@ fn decode(
                 ),
             );
         }
-        // Content: strictly parsed once, for the canonical-form and derived-column checks.
-        let value = match parse_strict(row.event_json.as_bytes()) {
-            Ok(value) => {
-                if canonical_value(&value) != row.event_json.as_bytes() {
-                    findings.push(
-                        Finding::new(
-                            "non_canonical_event_json",
-                            "event_json is not in canonical (RFC 8785) form: it was rewritten",
-                        )
-                        .chain(&file.chain)
-                        .seq(row.seq)
-                        .at(format!("{path} row {index}")),
-                    );
+        // Content. Fast path: a typed OCSF event whose canonical encoding is
+        // exactly the stored bytes (so they are canonical, without duplicate
+        // keys). Otherwise a strict JSON parse says what is wrong.
+        let typed = serde_json::from_str::<Event>(&row.event_json)
+            .ok()
+            .filter(|e| canonical_event(e).is_ok_and(|c| c == row.event_json.as_bytes()));
+        let problem = match &typed {
+            Some(event) => derived_mismatch(
+                batch,
+                i,
+                QueryColumns::of(event),
+                event
+                    .raw_data_hash
+                    .as_ref()
+                    .and_then(|h| h.value.as_deref()),
+            ),
+            None => {
+                match parse_strict(row.event_json.as_bytes()) {
+                    Ok(value) => {
+                        if canonical_value(&value) != row.event_json.as_bytes() {
+                            findings.push(
+                            Finding::new("non_canonical_event_json", "event_json is not in canonical (RFC 8785) form: it was rewritten")
+                                .chain(&file.chain)
+                                .seq(row.seq)
+                                .at(at()),
+                        );
+                        }
+                        let sealed_raw = value
+                            .pointer("/raw_data_hash/value")
+                            .and_then(serde_json::Value::as_str);
+                        derived_mismatch(batch, i, QueryColumns::of_value(&value), sealed_raw)
+                    }
+                    Err(e) => {
+                        findings.push(
+                            Finding::new("invalid_event_json", e.to_string())
+                                .chain(&file.chain)
+                                .seq(row.seq)
+                                .at(at()),
+                        );
+                        None
+                    }
                 }
-                Some(value)
-            }
-            Err(e) => {
-                findings.push(
-                    Finding::new("invalid_event_json", e.to_string())
-                        .chain(&file.chain)
-                        .seq(row.seq)
-                        .at(format!("{path} row {index}")),
-                );
-                None
             }
         };
-        if let Some(problem) = value.and_then(|v| derived_mismatch(batch, i, &v)) {
+        if let Some(problem) = problem {
             findings.push(
                 Finding::new(
                     "column_modified",
@@ -287,9 +307,9 @@ fn decode(
 fn derived_mismatch(
     batch: &RecordBatch,
     i: usize,
-    event: &serde_json::Value,
+    expected: QueryColumns<'_>,
+    sealed_raw_hash: Option<&str>,
 ) -> Option<(String, String, String)> {
-    let expected = QueryColumns::of_value(event);
     for (name, cell) in expected.cells() {
         let column = batch.column_by_name(name)?;
         let found: Option<String> = if column.is_null(i) {
@@ -329,10 +349,7 @@ fn derived_mismatch(
     }
     // The raw record: its SHA-256 is sealed in the event as raw_data_hash.
     let raw = batch.column_by_name("raw_record")?.as_binary_opt::<i32>()?;
-    let sealed_hash = event
-        .pointer("/raw_data_hash/value")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+    let sealed_hash = sealed_raw_hash.map(str::to_owned);
     let stored_hash = (!raw.is_null(i)).then(|| hex(&Sha256::digest(raw.value(i))));
     match (sealed_hash, stored_hash) {
         (Some(sealed), Some(stored)) if sealed != stored => {
