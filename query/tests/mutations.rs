@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use arrow_array::{Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{Array, RecordBatch, UInt64Array};
 use auditfed_query::store::{ArchiveStore, LocalDir};
 use auditfed_query::verify::{VerifyOptions, verify};
 use auditfed_schemas::ocsf::Event;
@@ -64,16 +64,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (ix.clone(), ix).prop_map(|(cp, at)| Mutation::EditCheckpointByte { cp, at }),
         Just(Mutation::TruncateTail),
     ]
-}
-
-fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
-    let a = batch
-        .column_by_name(column)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    (0..a.len()).map(|i| a.value(i).to_owned()).collect()
 }
 
 /// Applies the mutation; false when it would leave the archive unchanged.

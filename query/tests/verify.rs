@@ -60,14 +60,7 @@ fn a_modified_row_is_located() {
     let (store, _) = archive("modified");
     let path = &data_files(&store)[1]; // rows 11..=20
     let batch = read_batch(&store, path);
-    let json = batch
-        .column_by_name("event_json")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap()
-        .value(2)
-        .to_owned();
+    let json = strings(&batch, "event_json")[2].clone();
     let tampered = set_string(
         &batch,
         "event_json",
@@ -158,13 +151,8 @@ fn swapped_contents_between_two_seqs_are_located() {
     let (store, _) = archive("swapped");
     let path = &data_files(&store)[0];
     let batch = read_batch(&store, path);
-    let json = batch
-        .column_by_name("event_json")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
-    let (a, b) = (json.value(3).to_owned(), json.value(4).to_owned());
+    let json = strings(&batch, "event_json");
+    let (a, b) = (json[3].clone(), json[4].clone());
     let swapped = set_string(
         &set_string(&batch, "event_json", 3, &b),
         "event_json",
@@ -306,14 +294,7 @@ fn canonicalization_tricks_are_found() {
     let (store, _) = archive("canonical");
     let path = &data_files(&store)[0];
     let batch = read_batch(&store, path);
-    let json = batch
-        .column_by_name("event_json")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap()
-        .value(0)
-        .to_owned();
+    let json = strings(&batch, "event_json")[0].clone();
     // Same meaning, other bytes: reordered keys, `1.0` for `1`, escaped unicode, duplicate key.
     let variants = [
         json.replacen("{\"activity_id\"", "{ \"activity_id\"", 1),

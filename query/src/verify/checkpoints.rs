@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use auditfed_schemas::archive::layout::CheckpointFile;
 use auditfed_schemas::seal::{Checkpoint, CheckpointKind, Hash, Keyring, SignedNote};
 
-use super::{Finding, VerifyOptions};
+use super::{Finding, VerifyOptions, short_hash};
 use crate::QueryError;
 use crate::store::ArchiveStore;
 
@@ -21,14 +21,6 @@ pub(super) struct Verified {
     pub(super) newest_time: Option<i64>,
     /// The trusted checkpoint's `(last, head)`, when it belongs to this chain.
     pub(super) trusted: Option<(u64, Hash)>,
-}
-
-fn short(h: &Hash) -> String {
-    h.iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        + "…"
 }
 
 /// Verifies the trusted checkpoint itself; returns its chain.
@@ -62,33 +54,26 @@ pub(super) fn verify_chain_checkpoints(
     for (path, file) in files {
         let bytes = store.read(path)?;
         let text = String::from_utf8_lossy(&bytes);
-        let note = match SignedNote::parse(&text) {
-            Ok(n) if n.to_string() == text => n,
-            Ok(_) => {
+        // The note must parse, be in canonical signed-note form, and hold a valid checkpoint text.
+        let parsed_note = SignedNote::parse(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                if n.to_string() == text {
+                    Ok(n)
+                } else {
+                    Err("the note is not in canonical signed-note form".to_owned())
+                }
+            })
+            .and_then(|n| {
+                Checkpoint::parse_text(&n.text)
+                    .map(|cp| (n, cp))
+                    .map_err(|e| e.to_string())
+            });
+        let (note, cp) = match parsed_note {
+            Ok(x) => x,
+            Err(why) => {
                 findings.push(
-                    Finding::new(
-                        "checkpoint_malformed",
-                        "the note is not in canonical signed-note form",
-                    )
-                    .chain(chain)
-                    .at(path),
-                );
-                continue;
-            }
-            Err(e) => {
-                findings.push(
-                    Finding::new("checkpoint_malformed", e.to_string())
-                        .chain(chain)
-                        .at(path),
-                );
-                continue;
-            }
-        };
-        let cp = match Checkpoint::parse_text(&note.text) {
-            Ok(cp) => cp,
-            Err(e) => {
-                findings.push(
-                    Finding::new("checkpoint_malformed", e.to_string())
+                    Finding::new("checkpoint_malformed", why)
                         .chain(chain)
                         .at(path),
                 );
@@ -135,7 +120,7 @@ pub(super) fn verify_chain_checkpoints(
                 .expected_found(
                     "1 successor",
                     prev.map_or("the chain start".to_owned(), |p| {
-                        format!("successors of {}", short(&p))
+                        format!("successors of {}", short_hash(&p))
                     }),
                 ),
             );
@@ -173,7 +158,10 @@ pub(super) fn verify_chain_checkpoints(
                 )
                 .chain(chain)
                 .at(&parsed[start].0)
-                .expected_found(format!("a checkpoint with hash {}", short(&prev)), "none"),
+                .expected_found(
+                    format!("a checkpoint with hash {}", short_hash(&prev)),
+                    "none",
+                ),
             );
         }
         let mut at = Some(start);

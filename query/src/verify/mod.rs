@@ -38,6 +38,15 @@ use serde::Serialize;
 use crate::QueryError;
 use crate::store::ArchiveStore;
 
+/// The first 8 bytes of a hash in hex, for messages.
+pub(crate) fn short_hash(h: &auditfed_schemas::seal::Hash) -> String {
+    h.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "…"
+}
+
 /// What to verify against.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {

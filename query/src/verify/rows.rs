@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
 use super::checkpoints::Verified;
-use super::{Finding, Report, VerifyOptions};
+use super::{Finding, Report, VerifyOptions, short_hash};
 use crate::QueryError;
 use crate::store::ArchiveStore;
 
@@ -36,14 +36,6 @@ struct Loaded {
     path: String,
     rows: Vec<Row>,
     pos: usize,
-}
-
-fn hex8(h: &Hash) -> String {
-    h.iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        + "…"
 }
 
 /// Reads one data file, checking what can be checked within it.
@@ -465,7 +457,7 @@ pub(super) fn verify_chain_rows(
                     .chain(chain)
                     .seq(row.seq)
                     .at(at())
-                    .expected_found(hex8(&row.leaf), hex8(&computed_leaf)),
+                    .expected_found(short_hash(&row.leaf), short_hash(&computed_leaf)),
             );
         }
         // Sequence: every number once, in order.
@@ -506,7 +498,7 @@ pub(super) fn verify_chain_rows(
                         .chain(chain)
                         .seq(row.seq)
                         .at(at())
-                        .expected_found(hex8(&computed), hex8(&row.chain_hash)),
+                        .expected_found(short_hash(&computed), short_hash(&row.chain_hash)),
                 );
             }
             head = row.chain_hash;
@@ -531,7 +523,7 @@ pub(super) fn verify_chain_rows(
                 .chain(chain)
                 .seq(row.seq)
                 .at(at())
-                .expected_found(hex8(&trusted_head), hex8(&row.chain_hash)),
+                .expected_found(short_hash(&trusted_head), short_hash(&row.chain_hash)),
             );
         }
         if let Some(cp) = verified.batches.get(&row.seq) {
@@ -547,7 +539,7 @@ pub(super) fn verify_chain_rows(
                     .chain(chain)
                     .seq(cp.first)
                     .at(at())
-                    .expected_found(hex8(&cp.root), hex8(&batch.root())),
+                    .expected_found(short_hash(&cp.root), short_hash(&batch.root())),
                 );
             }
             if cp.head != row.chain_hash {
@@ -559,7 +551,7 @@ pub(super) fn verify_chain_rows(
                     .chain(chain)
                     .seq(row.seq)
                     .at(at())
-                    .expected_found(hex8(&cp.head), hex8(&row.chain_hash)),
+                    .expected_found(short_hash(&cp.head), short_hash(&row.chain_hash)),
                 );
             }
             batch = CompactRange::default();

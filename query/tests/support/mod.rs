@@ -136,6 +136,17 @@ pub fn take(batch: &RecordBatch, indices: &[u32]) -> RecordBatch {
         .unwrap()
 }
 
+/// The values of a string column.
+pub fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
+    let a = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..a.len()).map(|i| a.value(i).to_owned()).collect()
+}
+
 /// `batch` with one string cell replaced.
 pub fn set_string(batch: &RecordBatch, column: &str, row: usize, value: &str) -> RecordBatch {
     let idx = batch.schema().index_of(column).unwrap();
