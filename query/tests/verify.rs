@@ -437,3 +437,9 @@ fn heartbeats_and_a_key_rotation_verify_under_the_first_pinned_key() {
         None,
     );
 }
+
+#[test]
+fn an_empty_archive_does_not_verify() {
+    let store = auditfed_query::store::LocalDir::new(temp_dir("empty"));
+    assert_finding(&run(&store), "empty_archive", None);
+}

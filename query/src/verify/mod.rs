@@ -246,6 +246,13 @@ pub fn verify_with_progress(
         }
     }
     report.summary.chains = chains.len();
+    if chains.is_empty() {
+        // A wrong --archive path must not read as "verified".
+        report.findings.push(Finding::new(
+            "empty_archive",
+            format!("no data files or checkpoints in {}", store.describe()),
+        ));
+    }
     let files_total = data.values().map(Vec::len).sum();
     let mut files_done = 0;
     for chain in &chains {
