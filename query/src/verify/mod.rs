@@ -27,6 +27,7 @@
 
 mod checkpoints;
 mod rows;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -18,6 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
 use super::checkpoints::Verified;
+use super::stats::RowGroupRange;
 use super::{Finding, Report, VerifyOptions, short_hash};
 use crate::QueryError;
 use crate::store::ArchiveStore;
@@ -52,7 +53,7 @@ fn load(
             .at(path.clone())
     };
     let bytes = store.read(&path)?;
-    let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes) {
+    let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
         Ok(b) => b,
         Err(e) => {
             findings.push(bad_file(format!("not a readable Parquet file: {e}")));
@@ -76,22 +77,35 @@ fn load(
             });
         }
     }
-    let reader = builder
-        .build()
-        .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
+    // Row group by row group, so each group's statistics can be checked against its data.
+    let metadata = builder.metadata().clone();
+    let names: Vec<String> = arrow_schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    drop(builder);
     let mut rows = Vec::new();
-    for batch in reader {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                findings.push(bad_file(format!("cannot decode: {e}")));
-                break;
+    'groups: for rg in 0..metadata.num_row_groups() {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+            .and_then(|b| b.with_row_groups(vec![rg]).build())
+            .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
+        let mut range = RowGroupRange::default();
+        for batch in reader {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    findings.push(bad_file(format!("cannot decode: {e}")));
+                    break 'groups;
+                }
+            };
+            range.add(&batch);
+            if let Err(e) = decode(&batch, file, &path, rows.len(), &mut rows, findings) {
+                findings.push(bad_file(e));
+                break 'groups;
             }
-        };
-        if let Err(e) = decode(&batch, file, &path, rows.len(), &mut rows, findings) {
-            findings.push(bad_file(e));
-            break;
         }
+        range.check(metadata.row_group(rg), &names, rg, &path, chain, findings);
     }
     // Within a file: strictly increasing seq, and the range its name declares.
     for w in rows.windows(2) {
