@@ -11,6 +11,13 @@ use parquet::file::statistics::Statistics;
 
 use super::Finding;
 
+/// `(min, max)` of the values, `None` when there are none.
+fn min_max<T: Ord + Copy>(values: impl Iterator<Item = T>) -> Option<(T, T)> {
+    values.fold(None, |acc, v| {
+        Some(acc.map_or((v, v), |(lo, hi): (T, T)| (lo.min(v), hi.max(v))))
+    })
+}
+
 /// A comparable column value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Val {
@@ -32,35 +39,43 @@ impl RowGroupRange {
             self.columns.resize(batch.num_columns(), None);
         }
         for (i, column) in batch.columns().iter().enumerate() {
-            let mut fold = |v: Val| {
-                let slot = &mut self.columns[i];
-                *slot = Some(match slot.take() {
-                    None => (v.clone(), v),
-                    Some((lo, hi)) => (lo.min(v.clone()), hi.max(v)),
-                });
+            let slot = &mut self.columns[i];
+            let signed = |r: Option<(i64, i64)>| r.map(|(a, b)| (Val::Signed(a), Val::Signed(b)));
+            let range: Option<(Val, Val)> = match column.data_type() {
+                DataType::Int32 => signed(min_max(
+                    column
+                        .as_primitive::<Int32Type>()
+                        .iter()
+                        .flatten()
+                        .map(i64::from),
+                )),
+                DataType::Int64 => {
+                    signed(min_max(column.as_primitive::<Int64Type>().iter().flatten()))
+                }
+                DataType::Timestamp(_, _) => signed(min_max(
+                    column
+                        .as_primitive::<TimestampMillisecondType>()
+                        .iter()
+                        .flatten(),
+                )),
+                DataType::UInt64 => min_max(column.as_primitive::<UInt64Type>().iter().flatten())
+                    .map(|(a, b)| (Val::Unsigned(a), Val::Unsigned(b))),
+                // Borrowed bytes are compared; only the two extremes are copied.
+                DataType::Utf8 => min_max(
+                    column
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(str::as_bytes),
+                )
+                .map(|(a, b)| (Val::Bytes(a.to_vec()), Val::Bytes(b.to_vec()))),
+                _ => None,
             };
-            for row in 0..column.len() {
-                if column.is_null(row) {
-                    continue;
-                }
-                match column.data_type() {
-                    DataType::Int32 => fold(Val::Signed(i64::from(
-                        column.as_primitive::<Int32Type>().value(row),
-                    ))),
-                    DataType::Int64 => {
-                        fold(Val::Signed(column.as_primitive::<Int64Type>().value(row)))
-                    }
-                    DataType::UInt64 => fold(Val::Unsigned(
-                        column.as_primitive::<UInt64Type>().value(row),
-                    )),
-                    DataType::Timestamp(_, _) => fold(Val::Signed(
-                        column.as_primitive::<TimestampMillisecondType>().value(row),
-                    )),
-                    DataType::Utf8 => fold(Val::Bytes(
-                        column.as_string::<i32>().value(row).as_bytes().to_vec(),
-                    )),
-                    _ => {}
-                }
+            if let Some((lo, hi)) = range {
+                *slot = Some(match slot.take() {
+                    None => (lo, hi),
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                });
             }
         }
     }
