@@ -37,6 +37,12 @@
 //! and, under `unmapped._auditfed`, the source type, the record's position
 //! and the collector's metadata. Source fields the mapper does not place in
 //! an OCSF attribute are kept under `unmapped`, never dropped.
+//!
+//! Also here, because they run where events are produced:
+//! - [`sealer`]: puts each event of a chain into the hash chain and writes
+//!   signed checkpoints (docs/integrity.md);
+//! - [`upstream`]: validates AWS CloudTrail digest files, the source's own
+//!   integrity evidence, and yields the verdict recorded on each event.
 
 #![forbid(unsafe_code)]
 

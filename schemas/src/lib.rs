@@ -7,7 +7,8 @@
 //! - [`source`]: the source log formats auditfed understands and the
 //!   metadata (lineage) that travels with each raw record;
 //! - [`archive`]: the versioned Arrow schema of the Parquet archive
-//!   (flattened query columns, the OCSF JSON and raw record, seal columns);
+//!   (flattened query columns, the OCSF JSON and raw record, seal columns)
+//!   and its file layout ([`archive::layout`]);
 //! - [`seal`]: the integrity format of docs/integrity.md — canonical event
 //!   encoding, leaf and chain hashes, RFC 6962 Merkle trees, checkpoints as
 //!   signed notes, Ed25519 keys and keyrings.

@@ -143,7 +143,7 @@ pub fn valid_chain_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-'))
 }
 
-/// Serde helpers: a [`Hash`] as base64 text (state files, bundles).
+/// Serde helpers: a [`type@Hash`] as base64 text (state files, bundles).
 pub mod hash_b64 {
     use serde::{Deserialize, Deserializer, Serializer, de};
 
