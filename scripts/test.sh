@@ -35,6 +35,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo doc (the crate docs are the manual: broken links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
 step "build the tests once"
 cargo test --workspace --all-targets --locked --no-run
 
