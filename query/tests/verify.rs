@@ -443,3 +443,61 @@ fn an_empty_archive_does_not_verify() {
     let store = auditfed_query::store::LocalDir::new(temp_dir("empty"));
     assert_finding(&run(&store), "empty_archive", None);
 }
+
+#[test]
+fn a_narrowed_page_index_entry_is_found() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let (store, _) = archive("page-index");
+    let path = data_files(&store)[0].clone();
+    let batch = read_batch(&store, &path);
+    // Rewrite the file with pages of 3 rows and a column index.
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_row_count_limit(3)
+        .set_write_batch_size(3)
+        .build();
+    let mut bytes = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    assert!(
+        run(&{
+            store.write(&path, &bytes).unwrap();
+            store.clone()
+        })
+        .is_clean()
+    );
+    // Lower the max `time` of the first page inside the column index only.
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes.clone())).unwrap();
+    let time_col = batch.schema().index_of("time").unwrap();
+    let chunk = reader.metadata().row_group(0).column(time_col);
+    let (offset, len) = (
+        chunk.column_index_offset().unwrap() as usize,
+        chunk.column_index_length().unwrap() as usize,
+    );
+    let times = batch
+        .column(time_col)
+        .as_any()
+        .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+        .unwrap();
+    let first_page_max = (0..3).map(|i| times.value(i)).max().unwrap();
+    let needle = first_page_max.to_le_bytes();
+    let region = &mut bytes[offset..offset + len];
+    let at = region
+        .windows(8)
+        .position(|w| w == needle)
+        .expect("the page max is in the column index");
+    region[at..at + 8].copy_from_slice(&(first_page_max - 1).to_le_bytes());
+    store.write(&path, &bytes).unwrap();
+    let report = run(&store);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == "statistics_mismatch" && f.message.contains("page 0")),
+        "{:#?}",
+        report.findings
+    );
+}

@@ -14,11 +14,12 @@ use auditfed_schemas::seal::{
     CompactRange, Hash, canonical_event, canonical_value, chain_hash, genesis, leaf_hash,
     parse_strict,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::PageIndexPolicy;
 use sha2::{Digest, Sha256};
 
 use super::checkpoints::Verified;
-use super::stats::RowGroupRange;
+use super::stats::{Place, RowGroupRange};
 use super::{Finding, Report, VerifyOptions, short_hash};
 use crate::QueryError;
 use crate::store::ArchiveStore;
@@ -53,17 +54,19 @@ fn load(
             .at(path.clone())
     };
     let bytes = store.read(&path)?;
-    let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
-        Ok(b) => b,
-        Err(e) => {
-            findings.push(bad_file(format!("not a readable Parquet file: {e}")));
-            return Ok(Loaded {
-                path,
-                rows: Vec::new(),
-                pos: 0,
-            });
-        }
-    };
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let builder =
+        match ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options) {
+            Ok(b) => b,
+            Err(e) => {
+                findings.push(bad_file(format!("not a readable Parquet file: {e}")));
+                return Ok(Loaded {
+                    path,
+                    rows: Vec::new(),
+                    pos: 0,
+                });
+            }
+        };
     // Every column is read: the query columns and the raw record are
     // checked against the sealed event too, so SQL cannot be fed altered copies.
     let arrow_schema = builder.schema().clone();
@@ -90,7 +93,21 @@ fn load(
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
             .and_then(|b| b.with_row_groups(vec![rg]).build())
             .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
-        let mut range = RowGroupRange::default();
+        let page_starts: Vec<Vec<i64>> = metadata
+            .offset_index()
+            .and_then(|o| o.get(rg))
+            .map(|cols| {
+                cols.iter()
+                    .map(|c| {
+                        c.page_locations()
+                            .iter()
+                            .map(|p| p.first_row_index)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut range = RowGroupRange::new(page_starts);
         for batch in reader {
             let batch = match batch {
                 Ok(b) => b,
@@ -105,7 +122,17 @@ fn load(
                 break 'groups;
             }
         }
-        range.check(metadata.row_group(rg), &names, rg, &path, chain, findings);
+        let column_index = metadata
+            .column_index()
+            .and_then(|c| c.get(rg))
+            .map(Vec::as_slice);
+        let place = Place {
+            names: &names,
+            row_group: rg,
+            file: &path,
+            chain,
+        };
+        range.check(metadata.row_group(rg), column_index, &place, findings);
     }
     // Within a file: strictly increasing seq, and the range its name declares.
     for w in rows.windows(2) {

@@ -7,6 +7,7 @@ use arrow_array::types::{Int32Type, Int64Type, TimestampMillisecondType, UInt64T
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 
 use super::Finding;
@@ -26,20 +27,75 @@ enum Val {
     Bytes(Vec<u8>),
 }
 
-/// Running min/max of the checked columns of one row group.
+/// Which row group of which file, for findings.
+pub(super) struct Place<'a> {
+    /// Column names, in file order.
+    pub(super) names: &'a [String],
+    /// The row group.
+    pub(super) row_group: usize,
+    /// The file.
+    pub(super) file: &'a str,
+    /// The chain.
+    pub(super) chain: &'a str,
+}
+
+/// Running min/max of the checked columns of one row group, for the whole
+/// group (its statistics) and per page (its column index).
 #[derive(Default)]
 pub(super) struct RowGroupRange {
     columns: Vec<Option<(Val, Val)>>,
+    /// Per column: the first row of each page (from the offset index).
+    page_starts: Vec<Vec<i64>>,
+    /// Per column, per page: the range of the values in the page.
+    pages: Vec<Vec<Option<(Val, Val)>>>,
+    rows_seen: usize,
+}
+
+fn widen(slot: &mut Option<(Val, Val)>, lo: Val, hi: Val) {
+    *slot = Some(match slot.take() {
+        None => (lo, hi),
+        Some((a, b)) => (a.min(lo), b.max(hi)),
+    });
+}
+
+/// The value of a checked column at a row, or `None` (null, or not checked).
+fn value_at(column: &dyn Array, row: usize) -> Option<Val> {
+    if column.is_null(row) {
+        return None;
+    }
+    Some(match column.data_type() {
+        DataType::Int32 => Val::Signed(i64::from(column.as_primitive::<Int32Type>().value(row))),
+        DataType::Int64 => Val::Signed(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Timestamp(_, _) => {
+            Val::Signed(column.as_primitive::<TimestampMillisecondType>().value(row))
+        }
+        DataType::UInt64 => Val::Unsigned(column.as_primitive::<UInt64Type>().value(row)),
+        DataType::Utf8 => Val::Bytes(column.as_string::<i32>().value(row).as_bytes().to_vec()),
+        _ => return None,
+    })
 }
 
 impl RowGroupRange {
-    /// Folds a decoded batch of the row group in.
+    /// A range tracker for a row group whose pages start at `page_starts`
+    /// (per column; empty when the file has no offset index).
+    pub(super) fn new(page_starts: Vec<Vec<i64>>) -> RowGroupRange {
+        let pages = page_starts
+            .iter()
+            .map(|starts| vec![None; starts.len()])
+            .collect();
+        RowGroupRange {
+            page_starts,
+            pages,
+            ..RowGroupRange::default()
+        }
+    }
+
+    /// Folds the next decoded batch of the row group in.
     pub(super) fn add(&mut self, batch: &RecordBatch) {
         if self.columns.len() < batch.num_columns() {
             self.columns.resize(batch.num_columns(), None);
         }
         for (i, column) in batch.columns().iter().enumerate() {
-            let slot = &mut self.columns[i];
             let signed = |r: Option<(i64, i64)>| r.map(|(a, b)| (Val::Signed(a), Val::Signed(b)));
             let range: Option<(Val, Val)> = match column.data_type() {
                 DataType::Int32 => signed(min_max(
@@ -71,25 +127,55 @@ impl RowGroupRange {
                 .map(|(a, b)| (Val::Bytes(a.to_vec()), Val::Bytes(b.to_vec()))),
                 _ => None,
             };
-            if let Some((lo, hi)) = range {
-                *slot = Some(match slot.take() {
-                    None => (lo, hi),
-                    Some((a, b)) => (a.min(lo), b.max(hi)),
-                });
+            let Some((lo, hi)) = range else { continue };
+            widen(&mut self.columns[i], lo, hi);
+            // Per page, when the file has a column index for this column.
+            let Some(starts) = self.page_starts.get(i).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let mut page = 0;
+            for row in 0..column.len() {
+                let global = (self.rows_seen + row) as i64;
+                while page + 1 < starts.len() && starts[page + 1] <= global {
+                    page += 1;
+                }
+                if let Some(v) = value_at(column.as_ref(), row) {
+                    widen(&mut self.pages[i][page], v.clone(), v);
+                }
             }
         }
+        self.rows_seen += batch.num_rows();
     }
 
-    /// Findings for every column whose statistics do not cover its data.
+    /// Findings for every column whose statistics, or page index entries, do
+    /// not cover its data.
     pub(super) fn check(
         &self,
         meta: &RowGroupMetaData,
-        names: &[String],
-        rg: usize,
-        at: &str,
-        chain: &str,
+        column_index: Option<&[ColumnIndexMetaData]>,
+        place: &Place<'_>,
         findings: &mut Vec<Finding>,
     ) {
+        let Place {
+            names,
+            row_group: rg,
+            file: at,
+            chain,
+        } = *place;
+        let name = |i: usize| names.get(i).map_or("?", String::as_str);
+        let mut report = |what: String,
+                          lo: &Val,
+                          hi: &Val,
+                          min: &Option<Val>,
+                          max: &Option<Val>| {
+            let show = |v: &Option<Val>| v.as_ref().map_or("none".to_owned(), |v| format!("{v:?}"));
+            findings.push(
+                Finding::new("statistics_mismatch", format!("{what}: its statistics exclude values it holds, so readers that prune on them skip rows"))
+                    .chain(chain)
+                    .at(at)
+                    .expected_found(format!("min <= {lo:?}, max >= {hi:?}"), format!("min {}, max {}", show(min), show(max))),
+            );
+        };
         for (i, range) in self.columns.iter().enumerate() {
             let (Some((lo, hi)), Some(column)) = (range, meta.columns().get(i)) else {
                 continue;
@@ -97,18 +183,15 @@ impl RowGroupRange {
             let Some(stats) = column.statistics() else {
                 continue;
             };
+            let unsigned = matches!(lo, Val::Unsigned(_));
             let (min, max) = match stats {
                 Statistics::Int32(s) => (
                     s.min_opt().map(|v| Val::Signed(i64::from(*v))),
                     s.max_opt().map(|v| Val::Signed(i64::from(*v))),
                 ),
-                Statistics::Int64(s) if matches!(lo, Val::Unsigned(_)) => (
-                    s.min_opt().map(|v| Val::Unsigned(*v as u64)),
-                    s.max_opt().map(|v| Val::Unsigned(*v as u64)),
-                ),
                 Statistics::Int64(s) => (
-                    s.min_opt().map(|v| Val::Signed(*v)),
-                    s.max_opt().map(|v| Val::Signed(*v)),
+                    s.min_opt().map(|v| int64(*v, unsigned)),
+                    s.max_opt().map(|v| int64(*v, unsigned)),
                 ),
                 Statistics::ByteArray(s) => (
                     s.min_opt().map(|v| Val::Bytes(v.data().to_vec())),
@@ -116,26 +199,64 @@ impl RowGroupRange {
                 ),
                 _ => continue,
             };
-            let narrower =
-                min.as_ref().is_some_and(|m| m > lo) || max.as_ref().is_some_and(|m| m < hi);
-            if narrower {
-                let show =
-                    |v: &Option<Val>| v.as_ref().map_or("none".to_owned(), |v| format!("{v:?}"));
-                findings.push(
-                    Finding::new(
-                        "statistics_mismatch",
-                        format!(
-                            "row group {rg}, column `{}`: its statistics exclude values it holds, so readers that prune on them skip rows",
-                            names.get(i).map_or("?", String::as_str)
-                        ),
-                    )
-                    .chain(chain)
-                    .at(at)
-                    .expected_found(format!("min <= {lo:?}, max >= {hi:?}"), format!("min {}, max {}", show(&min), show(&max))),
+            if narrower(&min, &max, lo, hi) {
+                report(
+                    format!("row group {rg}, column `{}`", name(i)),
+                    lo,
+                    hi,
+                    &min,
+                    &max,
                 );
             }
         }
+        for (i, pages) in self.pages.iter().enumerate() {
+            let Some(index) = column_index.and_then(|c| c.get(i)) else {
+                continue;
+            };
+            for (p, range) in pages.iter().enumerate() {
+                let Some((lo, hi)) = range else { continue };
+                let unsigned = matches!(lo, Val::Unsigned(_));
+                let (min, max) = match index {
+                    ColumnIndexMetaData::INT32(x) => (
+                        x.min_value(p).map(|v| Val::Signed(i64::from(*v))),
+                        x.max_value(p).map(|v| Val::Signed(i64::from(*v))),
+                    ),
+                    ColumnIndexMetaData::INT64(x) => (
+                        x.min_value(p).map(|v| int64(*v, unsigned)),
+                        x.max_value(p).map(|v| int64(*v, unsigned)),
+                    ),
+                    ColumnIndexMetaData::BYTE_ARRAY(x) => (
+                        x.min_value(p).map(|v| Val::Bytes(v.to_vec())),
+                        x.max_value(p).map(|v| Val::Bytes(v.to_vec())),
+                    ),
+                    _ => continue,
+                };
+                if narrower(&min, &max, lo, hi) {
+                    report(
+                        format!("row group {rg}, column `{}`, page {p}", name(i)),
+                        lo,
+                        hi,
+                        &min,
+                        &max,
+                    );
+                }
+            }
+        }
     }
+}
+
+/// An INT64 statistic as the column's value type (UInt64 columns store their bits).
+fn int64(v: i64, unsigned: bool) -> Val {
+    if unsigned {
+        Val::Unsigned(v as u64)
+    } else {
+        Val::Signed(v)
+    }
+}
+
+/// Statistics narrower than the data would let a reader skip rows.
+fn narrower(min: &Option<Val>, max: &Option<Val>, lo: &Val, hi: &Val) -> bool {
+    min.as_ref().is_some_and(|m| m > lo) || max.as_ref().is_some_and(|m| m < hi)
 }
 
 #[cfg(test)]
@@ -182,14 +303,14 @@ mod tests {
         let mut range = RowGroupRange::default();
         range.add(&batch);
         let mut findings = Vec::new();
-        range.check(
-            &meta,
-            &["time".into(), "actor_user_name".into()],
-            0,
-            "f.parquet",
-            "c/0",
-            &mut findings,
-        );
+        let names = ["time".to_owned(), "actor_user_name".to_owned()];
+        let place = Place {
+            names: &names,
+            row_group: 0,
+            file: "f.parquet",
+            chain: "c/0",
+        };
+        range.check(&meta, None, &place, &mut findings);
         findings
     }
 
