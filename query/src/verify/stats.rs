@@ -58,6 +58,21 @@ fn widen(slot: &mut Option<(Val, Val)>, lo: Val, hi: Val) {
     });
 }
 
+fn widen_bytes(slot: &mut Option<(Val, Val)>, v: &[u8]) {
+    match slot {
+        None => *slot = Some((Val::Bytes(v.to_vec()), Val::Bytes(v.to_vec()))),
+        Some((Val::Bytes(lo), Val::Bytes(hi))) => {
+            if v < lo.as_slice() {
+                *lo = v.to_vec();
+            }
+            if v > hi.as_slice() {
+                *hi = v.to_vec();
+            }
+        }
+        Some(_) => {}
+    }
+}
+
 /// The value of a checked column at a row, or `None` (null, or not checked).
 fn value_at(column: &dyn Array, row: usize) -> Option<Val> {
     if column.is_null(row) {
@@ -139,8 +154,14 @@ impl RowGroupRange {
                 while page + 1 < starts.len() && starts[page + 1] <= global {
                     page += 1;
                 }
-                if let Some(v) = value_at(column.as_ref(), row) {
-                    widen(&mut self.pages[i][page], v.clone(), v);
+                let slot = &mut self.pages[i][page];
+                if let Some(text) = column.as_string_opt::<i32>() {
+                    // Strings are compared borrowed; copied only when they widen the range.
+                    if !text.is_null(row) {
+                        widen_bytes(slot, text.value(row).as_bytes());
+                    }
+                } else if let Some(v) = value_at(column.as_ref(), row) {
+                    widen(slot, v.clone(), v);
                 }
             }
         }
