@@ -73,21 +73,40 @@ fn widen_bytes(slot: &mut Option<(Val, Val)>, v: &[u8]) {
     }
 }
 
-/// The value of a checked column at a row, or `None` (null, or not checked).
-fn value_at(column: &dyn Array, row: usize) -> Option<Val> {
-    if column.is_null(row) {
-        return None;
+/// The page holding row `row` of the row group, searching forward from `page`.
+fn page_of(starts: &[i64], mut page: usize, row: i64) -> usize {
+    while page + 1 < starts.len() && starts[page + 1] <= row {
+        page += 1;
     }
-    Some(match column.data_type() {
-        DataType::Int32 => Val::Signed(i64::from(column.as_primitive::<Int32Type>().value(row))),
-        DataType::Int64 => Val::Signed(column.as_primitive::<Int64Type>().value(row)),
-        DataType::Timestamp(_, _) => {
-            Val::Signed(column.as_primitive::<TimestampMillisecondType>().value(row))
+    page
+}
+
+/// Widens each page's range with the (typed) values of one batch.
+fn fold_pages<T: Ord + Copy>(
+    starts: &[i64],
+    first_row: usize,
+    pages: &mut [Option<(Val, Val)>],
+    values: impl Iterator<Item = Option<T>>,
+    to_val: impl Fn(T) -> Val,
+) {
+    let mut page = 0;
+    let mut current: Option<(T, T)> = None;
+    let mut flush = |page: usize, current: &mut Option<(T, T)>| {
+        if let Some((lo, hi)) = current.take() {
+            widen(&mut pages[page], to_val(lo), to_val(hi));
         }
-        DataType::UInt64 => Val::Unsigned(column.as_primitive::<UInt64Type>().value(row)),
-        DataType::Utf8 => Val::Bytes(column.as_string::<i32>().value(row).as_bytes().to_vec()),
-        _ => return None,
-    })
+    };
+    for (row, v) in values.enumerate() {
+        let p = page_of(starts, page, (first_row + row) as i64);
+        if p != page {
+            flush(page, &mut current);
+            page = p;
+        }
+        if let Some(v) = v {
+            current = Some(current.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        }
+    }
+    flush(page, &mut current);
 }
 
 impl RowGroupRange {
@@ -148,21 +167,48 @@ impl RowGroupRange {
             let Some(starts) = self.page_starts.get(i).filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let mut page = 0;
-            for row in 0..column.len() {
-                let global = (self.rows_seen + row) as i64;
-                while page + 1 < starts.len() && starts[page + 1] <= global {
-                    page += 1;
-                }
-                let slot = &mut self.pages[i][page];
-                if let Some(text) = column.as_string_opt::<i32>() {
-                    // Strings are compared borrowed; copied only when they widen the range.
-                    if !text.is_null(row) {
-                        widen_bytes(slot, text.value(row).as_bytes());
+            let pages = &mut self.pages[i];
+            let first = self.rows_seen;
+            match column.data_type() {
+                DataType::Int32 => fold_pages(
+                    starts,
+                    first,
+                    pages,
+                    column.as_primitive::<Int32Type>().iter(),
+                    |v| Val::Signed(i64::from(v)),
+                ),
+                DataType::Int64 => fold_pages(
+                    starts,
+                    first,
+                    pages,
+                    column.as_primitive::<Int64Type>().iter(),
+                    Val::Signed,
+                ),
+                DataType::Timestamp(_, _) => fold_pages(
+                    starts,
+                    first,
+                    pages,
+                    column.as_primitive::<TimestampMillisecondType>().iter(),
+                    Val::Signed,
+                ),
+                DataType::UInt64 => fold_pages(
+                    starts,
+                    first,
+                    pages,
+                    column.as_primitive::<UInt64Type>().iter(),
+                    Val::Unsigned,
+                ),
+                DataType::Utf8 => {
+                    // Strings are compared borrowed; copied only when they widen a page's range.
+                    let mut page = 0;
+                    for (row, v) in column.as_string::<i32>().iter().enumerate() {
+                        page = page_of(starts, page, (first + row) as i64);
+                        if let Some(v) = v {
+                            widen_bytes(&mut pages[page], v.as_bytes());
+                        }
                     }
-                } else if let Some(v) = value_at(column.as_ref(), row) {
-                    widen(slot, v.clone(), v);
                 }
+                _ => {}
             }
         }
         self.rows_seen += batch.num_rows();
