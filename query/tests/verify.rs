@@ -501,3 +501,29 @@ fn a_narrowed_page_index_entry_is_found() {
         report.findings
     );
 }
+
+#[test]
+fn chains_are_verified_independently_and_findings_name_their_chain() {
+    let dir = temp_dir("two-chains");
+    let evs = events(FIXTURE);
+    let (store, _) = build_chain(&dir, "auditfed.raw.aws_cloudtrail/0", &evs[..20], 4, 6, 1);
+    build_chain(&dir, "auditfed.raw.aws_cloudtrail/1", &evs[20..], 4, 6, 1);
+    let report = run(&store);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    assert_eq!((report.summary.chains, report.summary.events), (2, 56));
+    let victim = data_files(&store)
+        .into_iter()
+        .find(|p| p.contains("%2F1."))
+        .unwrap();
+    store.delete(&victim).unwrap();
+    let report = run(&store);
+    assert!(!report.findings.is_empty());
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.chain.as_deref() == Some("auditfed.raw.aws_cloudtrail/1")),
+        "{:#?}",
+        report.findings
+    );
+}

@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     // A progress line on a terminal only: logs and pipes get the report alone.
     let interactive = std::io::stderr().is_terminal();
-    let mut show = |p: &Progress| {
+    let show = |p: &Progress| {
         if interactive {
             eprint!(
                 "\rverifying {}: {} events, {}/{} files ",
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             );
         }
     };
-    let report = verify_with_progress(&store, &options, &mut show).map_err(|e| e.to_string())?;
+    let report = verify_with_progress(&store, &options, &show).map_err(|e| e.to_string())?;
     if interactive {
         eprint!("\r\x1b[2K");
     }

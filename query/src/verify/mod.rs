@@ -31,6 +31,8 @@ mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use auditfed_schemas::archive::layout::{CheckpointFile, DataFile};
 use auditfed_schemas::seal::{Keyring, SignedNote};
@@ -199,14 +201,15 @@ pub struct Progress {
 
 /// Verifies the archive in `store`.
 pub fn verify(store: &dyn ArchiveStore, options: &VerifyOptions) -> Result<Report, QueryError> {
-    verify_with_progress(store, options, &mut |_| {})
+    verify_with_progress(store, options, &|_| {})
 }
 
-/// [`verify`], reporting progress after every data file and every 10 000 events.
+/// [`verify`], reporting progress after every data file and every 10 000
+/// events. Chains are verified in parallel, one worker per core.
 pub fn verify_with_progress(
     store: &dyn ArchiveStore,
     options: &VerifyOptions,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Report, QueryError> {
     let mut report = Report::default();
     let mut data: BTreeMap<String, Vec<DataFile>> = BTreeMap::new();
@@ -254,39 +257,80 @@ pub fn verify_with_progress(
             format!("no data files or checkpoints in {}", store.describe()),
         ));
     }
-    let files_total = data.values().map(Vec::len).sum();
-    let mut files_done = 0;
-    for chain in &chains {
-        let chain_notes = notes.remove(chain).unwrap_or_default();
-        report.summary.checkpoints += chain_notes.len();
-        let verified = checkpoints::verify_chain_checkpoints(
-            store,
-            chain,
-            &chain_notes,
-            options,
-            &mut report.findings,
-        )?;
-        let files = data.remove(chain).unwrap_or_default();
-        report.summary.data_files += files.len();
-        let mut tick = |events: u64, files: usize| {
-            progress(&Progress {
-                chain: chain.clone(),
-                events,
-                files_done: files_done + files,
-                files_total,
-            })
-        };
-        let opened = files.len();
-        rows::verify_chain_rows(
-            store,
-            chain,
-            files,
-            &verified,
-            options,
-            &mut report,
-            &mut tick,
-        )?;
-        files_done += opened;
+    let files_total: usize = data.values().map(Vec::len).sum();
+    // Chains are independent: verified in parallel, one worker per core.
+    type Work = (String, Vec<(String, CheckpointFile)>, Vec<DataFile>);
+    let work: Vec<Mutex<Option<Work>>> = chains
+        .iter()
+        .map(|c| {
+            Mutex::new(Some((
+                c.clone(),
+                notes.remove(c).unwrap_or_default(),
+                data.remove(c).unwrap_or_default(),
+            )))
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let events_done = AtomicU64::new(0);
+    let files_done = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, work.len().max(1));
+    let worker = || -> Result<Report, QueryError> {
+        let mut local = Report::default();
+        while let Some(slot) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let Some((chain, chain_notes, files)) = slot.lock().expect("work slot").take() else {
+                continue;
+            };
+            local.summary.checkpoints += chain_notes.len();
+            let verified = checkpoints::verify_chain_checkpoints(
+                store,
+                &chain,
+                &chain_notes,
+                options,
+                &mut local.findings,
+            )?;
+            local.summary.data_files += files.len();
+            // The rows pass cumulative counts of this worker and chain: progress adds the deltas.
+            let (mut seen_events, mut seen_files) = (local.summary.events, 0);
+            let mut tick = |events: u64, files: usize| {
+                events_done.fetch_add(events - seen_events, Ordering::Relaxed);
+                files_done.fetch_add(files.saturating_sub(seen_files), Ordering::Relaxed);
+                (seen_events, seen_files) = (events, files.max(seen_files));
+                progress(&Progress {
+                    chain: chain.clone(),
+                    events: events_done.load(Ordering::Relaxed),
+                    files_done: files_done.load(Ordering::Relaxed),
+                    files_total,
+                });
+            };
+            rows::verify_chain_rows(
+                store, &chain, files, &verified, options, &mut local, &mut tick,
+            )?;
+        }
+        Ok(local)
+    };
+    let results: Vec<Result<Report, QueryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a verifier thread panicked"))
+            .collect()
+    });
+    for result in results {
+        let local = result?;
+        report.findings.extend(local.findings);
+        report.summary.events += local.summary.events;
+        report.summary.checkpoints += local.summary.checkpoints;
+        report.summary.data_files += local.summary.data_files;
+        report.summary.first_time = [report.summary.first_time, local.summary.first_time]
+            .into_iter()
+            .flatten()
+            .min();
+        report.summary.last_time = [report.summary.last_time, local.summary.last_time]
+            .into_iter()
+            .flatten()
+            .max();
     }
     report.findings.sort();
     Ok(report)

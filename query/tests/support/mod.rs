@@ -62,13 +62,25 @@ pub fn build(
     file_rows: usize,
     seed: u8,
 ) -> (LocalDir, Vec<SignedNote>) {
+    build_chain(dir, CHAIN, events, every, file_rows, seed)
+}
+
+/// [`build`] for a given chain id (several chains can share an archive).
+pub fn build_chain(
+    dir: &Path,
+    chain: &str,
+    events: &[auditfed_schemas::ocsf::Event],
+    every: u64,
+    file_rows: usize,
+    seed: u8,
+) -> (LocalDir, Vec<SignedNote>) {
     let store = LocalDir::new(dir);
     let config = SealerConfig {
         checkpoint_every_events: every,
         checkpoint_every_ms: i64::MAX / 2,
         heartbeat_every_ms: i64::MAX / 2,
     };
-    let mut sealer = Sealer::new(CHAIN, config, signer(seed), 0).unwrap();
+    let mut sealer = Sealer::new(chain, config, signer(seed), 0).unwrap();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for (i, event) in events.iter().enumerate() {
@@ -79,7 +91,7 @@ pub fn build(
             event_json: sealed.canonical,
             raw_record: event.raw_data.as_ref().map(|r| r.as_bytes().to_vec()),
             source: "aws_cloudtrail".into(),
-            chain: CHAIN.into(),
+            chain: chain.into(),
             seq: sealed.seq,
             leaf: sealed.leaf,
             chain_hash: sealed.chain_hash,
