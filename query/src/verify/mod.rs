@@ -26,6 +26,7 @@
 //! ```
 
 mod checkpoints;
+mod derived;
 mod rows;
 mod stats;
 
