@@ -33,7 +33,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         Err(e) => return Err(format!("cannot read {}: {e}", keyring_path.display())),
     };
     let (pem, vkey) = generate_key(&args.name).map_err(|e| e.to_string())?;
-    write_private_key(&key_path, &pem)?;
     if existing
         .keys()
         .iter()
@@ -45,6 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             vkey.id()
         ));
     }
+    write_private_key(&key_path, &pem)?;
     let mut keyring = OpenOptions::new()
         .create(true)
         .append(true)

@@ -132,19 +132,13 @@ fn read_input(path: &Path) -> io::Result<(Vec<u8>, i32)> {
 }
 
 fn year_of(t: SystemTime) -> i32 {
-    let secs = t
+    let ms = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    // Days since 1970 to civil year (proleptic Gregorian), Howard Hinnant's algorithm.
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2)) as i32
+        .map_or(0, |d| d.as_millis() as i64);
+    // `YYYY-MM-DD`: the archive's own date function, not a second calendar.
+    auditfed_schemas::archive::layout::date_of(ms)[..4]
+        .parse()
+        .unwrap_or(1970)
 }
 
 #[cfg(test)]

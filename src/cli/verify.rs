@@ -8,7 +8,7 @@ use auditfed_query::store::LocalDir;
 use std::io::IsTerminal;
 
 use auditfed_query::verify::{Progress, Report, VerifyOptions, verify_with_progress};
-use auditfed_schemas::seal::SignedNote;
+use auditfed_schemas::seal::{SignedNote, format_time};
 
 /// Arguments of `auditfed verify`.
 #[derive(Debug, clap::Args)]
@@ -99,7 +99,7 @@ pub fn archive_dir(archive: &str) -> Result<LocalDir, String> {
 fn print_text(root: &str, report: &Report) {
     let s = &report.summary;
     let span = match (s.first_time, s.last_time) {
-        (Some(a), Some(b)) => format!("{} .. {}", rfc3339(a), rfc3339(b)),
+        (Some(a), Some(b)) => format!("{} .. {}", format_time(a), format_time(b)),
         _ => "no events".to_owned(),
     };
     for f in &report.findings {
@@ -114,15 +114,4 @@ fn print_text(root: &str, report: &Report) {
     } else {
         println!("{} problem(s) found", report.findings.len());
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    auditfed_schemas::archive::layout::date_of(ms)
-        + &format!(
-            "T{:02}:{:02}:{:02}.{:03}Z",
-            ms.rem_euclid(86_400_000) / 3_600_000,
-            ms.rem_euclid(3_600_000) / 60_000,
-            ms.rem_euclid(60_000) / 1000,
-            ms.rem_euclid(1000)
-        )
 }

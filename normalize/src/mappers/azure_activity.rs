@@ -11,13 +11,15 @@
 //! account and event hubs" section).
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, Class, Cloud, Event, Metadata, NetworkEndpoint, Organization, Product,
-    ResourceDetails, Service, Severity, Status, User,
+    Actor, Api, Class, Cloud, Event, Metadata, NetworkEndpoint, Organization, ResourceDetails,
+    Service, Severity, Status, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
-use crate::common::{Obj, account, severity_from_level, take_time, user_of_type};
+use crate::common::{
+    Obj, account, product, service_endpoint, severity_from_level, take_time, user_of_type,
+};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -166,10 +168,10 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
     if event.message.is_none() {
         event.message = Some(format!("{operation} ({category})"));
     }
-    let src = common.src.clone().unwrap_or_else(|| NetworkEndpoint {
-        svc_name: Some(provider),
-        ..Default::default()
-    });
+    let src = common
+        .src
+        .clone()
+        .unwrap_or_else(|| service_endpoint(&provider));
     if class != Class::BaseEvent {
         event.actor = Some(actor);
         event.src_endpoint = Some(src);
@@ -209,6 +211,17 @@ fn resource_type(id: &str) -> Option<String> {
     let at = lower.rfind("/providers/")?;
     let rest: Vec<&str> = id[at + "/providers/".len()..].split('/').collect();
     (rest.len() >= 2).then(|| format!("{}/{}", rest[0], rest[1]))
+}
+
+/// Metadata of a Microsoft Graph record (Entra ID without the Azure envelope).
+pub(crate) fn graph_metadata(provider: &str, original_time: String) -> Metadata {
+    Metadata {
+        original_time: Some(original_time),
+        log_provider: Some(provider.to_owned()),
+        log_format: Some("JSON".to_owned()),
+        product: Some(product("Microsoft Entra ID", "Microsoft")),
+        ..Default::default()
+    }
 }
 
 /// The fields every Azure diagnostic record shares (Activity, Entra ID).
@@ -260,18 +273,14 @@ impl Common {
         })
     }
 
-    pub(crate) fn metadata(&self, provider: &str, product: &str) -> Metadata {
+    pub(crate) fn metadata(&self, provider: &str, product_name: &str) -> Metadata {
         Metadata {
             original_time: Some(self.original_time.clone()),
             log_provider: Some(provider.to_owned()),
             log_format: Some("JSON".to_owned()),
             correlation_uid: self.correlation_id.clone(),
             tenant_uid: self.tenant_id.clone(),
-            product: Some(Product {
-                name: Some(product.to_owned()),
-                vendor_name: Some("Microsoft".to_owned()),
-                ..Default::default()
-            }),
+            product: Some(product(product_name, "Microsoft")),
             ..Default::default()
         }
     }

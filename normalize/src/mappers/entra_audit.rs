@@ -12,13 +12,13 @@
 //! in Azure Monitor" and the Graph `directoryAudit` resource type.
 
 use auditfed_schemas::ocsf::{
-    Actor, Class, Event, Group, ManagedEntity, Metadata, NetworkEndpoint, Severity, Status, User,
+    Actor, Class, Event, Group, ManagedEntity, NetworkEndpoint, Severity, Status, User,
 };
 use serde_json::Value;
 
-use super::azure_activity::Common;
+use super::azure_activity::{Common, graph_metadata};
 use super::endpoint;
-use crate::common::{Obj, product, rfc3339_ms, user_of_type};
+use crate::common::{Obj, rfc3339_ms, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -75,13 +75,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
 
     let mut metadata = match &common {
         Some(c) => c.metadata("Microsoft Entra ID audit logs", "Microsoft Entra ID"),
-        None => Metadata {
-            original_time: Some(original_time.clone()),
-            log_provider: Some("Microsoft Graph directoryAudits".to_owned()),
-            log_format: Some("JSON".to_owned()),
-            product: Some(product("Microsoft Entra ID", "Microsoft")),
-            ..Default::default()
-        },
+        None => graph_metadata("Microsoft Graph directoryAudits", original_time.clone()),
     };
     metadata.original_time = Some(original_time);
     metadata.logged_time = logged_time;

@@ -9,13 +9,13 @@
 //! Graph `signIn` resource type.
 
 use auditfed_schemas::ocsf::{
-    Class, Event, Location, Metadata, NetworkEndpoint, Service, Session, Severity, Status, User,
+    Class, Event, Location, NetworkEndpoint, Service, Session, Severity, Status, User,
 };
 use serde_json::Value;
 
-use super::azure_activity::Common;
+use super::azure_activity::{Common, graph_metadata};
 use super::endpoint;
-use crate::common::{Obj, account, product, rfc3339_ms, user_of_type};
+use crate::common::{Obj, account, rfc3339_ms, user_of_type};
 use crate::error::ErrorKind;
 
 pub(crate) const VERSION: u32 = 1;
@@ -47,13 +47,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
             .str("createdDateTime")
             .ok_or_else(|| ErrorKind::missing("createdDateTime"))?;
         let time = rfc3339_ms("createdDateTime", &original)?;
-        let metadata = Metadata {
-            original_time: Some(original),
-            log_provider: Some("Microsoft Graph signIns".to_owned()),
-            log_format: Some("JSON".to_owned()),
-            product: Some(product("Microsoft Entra ID", "Microsoft")),
-            ..Default::default()
-        };
+        let metadata = graph_metadata("Microsoft Graph signIns", original);
         (
             Event::new(
                 Class::Authentication,

@@ -11,15 +11,15 @@
 //! Logs overview" (log names, `status`, `authenticationInfo`).
 
 use auditfed_schemas::ocsf::{
-    Actor, Api, ApiResponse, Class, Cloud, Event, Metadata, NetworkEndpoint, ResourceDetails,
-    Service, Severity, Status, User,
+    Actor, Api, ApiResponse, Class, Cloud, Event, Metadata, ResourceDetails, Service, Severity,
+    Status, User,
 };
 use serde_json::Value;
 
 use super::endpoint;
 use crate::common::{
-    Obj, account, crud_activity, http_user_agent, product, severity_from_level, take_time,
-    user_of_type,
+    Obj, account, crud_activity, http_user_agent, product, service_endpoint, severity_from_level,
+    take_time, user_of_type,
 };
 use crate::error::ErrorKind;
 
@@ -156,10 +156,7 @@ pub(crate) fn map(record: &[u8]) -> Result<Event, ErrorKind> {
         // No principal: the service acted on its own (system events).
         actor.app_name = Some(service_name.clone());
     }
-    let src = src.unwrap_or_else(|| NetworkEndpoint {
-        svc_name: Some(service_name.clone()),
-        ..Default::default()
-    });
+    let src = src.unwrap_or_else(|| service_endpoint(&service_name));
 
     // What.
     let resource_name = p.str("resourceName");

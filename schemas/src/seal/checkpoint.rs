@@ -316,8 +316,9 @@ impl fmt::Display for SignedNote {
     }
 }
 
-/// `2026-01-02T03:04:05.678Z` from epoch milliseconds (proleptic Gregorian, UTC).
-fn format_time(ms: i64) -> String {
+/// `2026-01-02T03:04:05.678Z` from epoch milliseconds (proleptic Gregorian, UTC),
+/// the form checkpoints use.
+pub fn format_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);

@@ -23,7 +23,7 @@ mod strict;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use checkpoint::{Checkpoint, CheckpointKind, SignedNote};
+pub use checkpoint::{Checkpoint, CheckpointKind, SignedNote, format_time};
 pub use keys::{FileSigner, KeyId, Keyring, Signer, VerifierKey, generate_key};
 pub use merkle::{CompactRange, audit_path, merkle_root, root_from_audit_path};
 pub use proof::{B64Hash, InclusionProof, PROOF_FORMAT, ProvenEvent};
