@@ -14,7 +14,9 @@ use auditfed_schemas::seal::{
     CompactRange, Hash, canonical_event, canonical_value, chain_hash, genesis, leaf_hash,
     parse_strict,
 };
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::metadata::PageIndexPolicy;
 
 use super::checkpoints::Verified;
@@ -55,21 +57,21 @@ fn load(
     };
     let bytes = store.read(&path)?;
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-    let builder =
-        match ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options) {
-            Ok(b) => b,
-            Err(e) => {
-                findings.push(bad_file(format!("not a readable Parquet file: {e}")));
-                return Ok(Loaded {
-                    path,
-                    rows: Vec::new(),
-                    pos: 0,
-                });
-            }
-        };
+    // The footer (and page index) is parsed once and shared by every row group's reader.
+    let reader_metadata = match ArrowReaderMetadata::load(&bytes, options) {
+        Ok(m) => m,
+        Err(e) => {
+            findings.push(bad_file(format!("not a readable Parquet file: {e}")));
+            return Ok(Loaded {
+                path,
+                rows: Vec::new(),
+                pos: 0,
+            });
+        }
+    };
     // Every column is read: the query columns and the raw record are
     // checked against the sealed event too, so SQL cannot be fed altered copies.
-    let arrow_schema = builder.schema().clone();
+    let arrow_schema = reader_metadata.schema().clone();
     for field in archive_schema().fields() {
         if arrow_schema.index_of(field.name()).is_err() {
             findings.push(bad_file(format!("column `{}` is missing", field.name())));
@@ -81,18 +83,21 @@ fn load(
         }
     }
     // Row group by row group, so each group's statistics can be checked against its data.
-    let metadata = builder.metadata().clone();
+    let metadata = reader_metadata.metadata().clone();
     let names: Vec<String> = arrow_schema
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    drop(builder);
     let mut rows = Vec::new();
     'groups: for rg in 0..metadata.num_row_groups() {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
-            .and_then(|b| b.with_row_groups(vec![rg]).build())
-            .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            bytes.clone(),
+            reader_metadata.clone(),
+        )
+        .with_row_groups(vec![rg])
+        .build()
+        .map_err(|e| QueryError::Parquet(format!("{path}: {e}")))?;
         let page_starts: Vec<Vec<i64>> = metadata
             .offset_index()
             .and_then(|o| o.get(rg))
