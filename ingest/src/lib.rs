@@ -1,9 +1,46 @@
 //! # auditfed-ingest
 //!
-//! Home of collectors that stream raw audit logs into Kafka (issue 4: file ingest and producer API; issue 7: cloud and SaaS collectors).
+//! The producer side of the pipeline: raw audit records, unaltered, into
+//! Kafka (`<prefix>.raw.<source>`), rejected bytes into the dead-letter
+//! topic with the reason.
 //!
-//! This crate is part of the workspace layout fixed by the design
-//! (../shared/design.md §2) and is still empty: it gets its code with the
-//! issues named above.
+//! - [`kafka`]: the cluster connection every service shares (client
+//!   properties passed through to librdkafka, the embedded mock cluster,
+//!   the topic model with its creation and validation).
+//! - [`raw`]: [`raw::RawProducer`], the idempotent producer collectors use.
+//! - [`split`]: one record per source event from a stream of any size.
+//! - [`file`]: `auditfed ingest file`.
+//!
+//! ```no_run
+//! use auditfed_ingest::kafka::Kafka;
+//! use auditfed_ingest::raw::RawProducer;
+//! use auditfed_ingest::file::ingest_file;
+//! use auditfed_schemas::{SourceType, config::Config};
+//!
+//! let config = Config::load("auditfed.toml".as_ref())?;
+//! let kafka = Kafka::connect(&config.kafka)?;
+//! kafka.ensure_topics()?;
+//! let producer = RawProducer::new(&kafka, "my-collector")?;
+//! let stats = ingest_file("trail.json.gz".as_ref(), SourceType::AwsCloudtrail, &producer, 900_000, 0)?;
+//! producer.flush(std::time::Duration::from_secs(30))?;
+//! println!("{} records", stats.records);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
+
+pub mod file;
+pub mod kafka;
+pub mod raw;
+pub mod split;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Kafka refused or could not be reached.
+    #[error("{0}")]
+    Kafka(String),
+    /// Reading the input failed.
+    #[error("{0}")]
+    Io(String),
+}

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod config;
 pub mod ocsf;
 pub mod seal;
 pub mod source;

@@ -1,0 +1,297 @@
+//! Connection to the Kafka cluster every auditfed service shares: client
+//! properties, the embedded mock cluster, and the topic model.
+//!
+//! | topic | key | value | headers |
+//! |---|---|---|---|
+//! | `<prefix>.raw.<source>` | source object | raw record, unaltered | [`headers`] source, object, offset, received, collector |
+//! | `<prefix>.events` | chain id | sealed OCSF event, canonical JSON | chain, seq, leaf, chain hash, source, raw position |
+//! | `<prefix>.seals` | chain id | signed checkpoint (C2SP note) | chain, kind |
+//! | `<prefix>.dlq` | source object | rejected bytes | source, position, reason, stage |
+//! | `<prefix>.chain-state` (compacted) | chain id | sealer state + next input offset | |
+//! | `<prefix>.cursors` (compacted) | collector/cursor id | collector position | |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auditfed_schemas::SourceType;
+use auditfed_schemas::config::{KafkaConfig, Topics};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+use crate::IngestError;
+
+/// Header names of auditfed's Kafka records.
+pub mod headers {
+    /// Source type (`aws_cloudtrail`, ...).
+    pub const SOURCE: &str = "auditfed.source";
+    /// Where the record came from: a file path, `s3://bucket/key`, `kafka://topic/partition`.
+    pub const OBJECT: &str = "auditfed.object";
+    /// Byte offset (or Kafka offset) of the record within its object.
+    pub const OFFSET: &str = "auditfed.offset";
+    /// When auditfed received the record, epoch milliseconds.
+    pub const RECEIVED_MS: &str = "auditfed.received_ms";
+    /// The collector that produced the record.
+    pub const COLLECTOR: &str = "auditfed.collector";
+    /// Why a record was rejected (dead-letter topic).
+    pub const REASON: &str = "auditfed.reason";
+    /// Which stage rejected it: `ingest` or `normalize` (dead-letter topic).
+    pub const STAGE: &str = "auditfed.stage";
+    /// Chain id of a sealed event or checkpoint.
+    pub const CHAIN: &str = "auditfed.chain";
+    /// Sequence number of a sealed event.
+    pub const SEQ: &str = "auditfed.seq";
+    /// Leaf hash of a sealed event, hex.
+    pub const LEAF: &str = "auditfed.leaf";
+    /// Chain hash after a sealed event, hex.
+    pub const CHAIN_HASH: &str = "auditfed.chain_hash";
+    /// The raw record a sealed event or dead letter came from: `topic/partition/offset`.
+    pub const RAW: &str = "auditfed.raw";
+    /// Kind of a checkpoint: `batch`, `heartbeat` or `rotation`.
+    pub const KIND: &str = "auditfed.kind";
+}
+
+/// What a topic is for, which decides its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicRole {
+    /// Append-only data (raw, events, seals, dead letters).
+    Log,
+    /// Latest value per key (chain state, cursors): `cleanup.policy=compact`.
+    Compacted,
+}
+
+/// A connected cluster: client properties for every client auditfed makes,
+/// and, with `bootstrap = "embedded"`, the in-process mock cluster itself
+/// (alive as long as this value; its data is lost when it is dropped).
+#[derive(Clone)]
+pub struct Kafka {
+    bootstrap: String,
+    properties: BTreeMap<String, String>,
+    partitions: i32,
+    replication_factor: i32,
+    create_topics: bool,
+    topics: Topics,
+    embedded: Option<Arc<MockCluster<'static, DefaultProducerContext>>>,
+}
+
+impl std::fmt::Debug for Kafka {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kafka")
+            .field("bootstrap", &self.bootstrap)
+            .field("embedded", &self.embedded.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kafka {
+    /// Connects per `[kafka]`: starts the mock cluster for `embedded`.
+    pub fn connect(config: &KafkaConfig) -> Result<Kafka, IngestError> {
+        let (bootstrap, embedded) = if config.bootstrap == "embedded" {
+            let cluster = MockCluster::new(1)
+                .map_err(|e| IngestError::Kafka(format!("cannot start the embedded cluster: {e}")))?;
+            (cluster.bootstrap_servers(), Some(Arc::new(cluster)))
+        } else {
+            (config.bootstrap.clone(), None)
+        };
+        Ok(Kafka {
+            bootstrap,
+            properties: config
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            partitions: config.partitions,
+            // The mock cluster has one broker.
+            replication_factor: if embedded.is_some() {
+                1
+            } else {
+                config.replication_factor
+            },
+            create_topics: config.create_topics,
+            topics: Topics::new(&config.topic_prefix),
+            embedded,
+        })
+    }
+
+    /// Whether this is the in-process mock cluster.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// The bootstrap servers (the mock cluster's address when embedded).
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Topic names.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Client properties: bootstrap and the pass-through ones from `[kafka.properties]`.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Checks the pass-through properties by creating (and dropping) a client:
+    /// librdkafka rejects unknown names and bad values.
+    pub fn check_properties(&self) -> Result<(), IngestError> {
+        self.client_config()
+            .create::<AdminClient<DefaultClientContext>>()
+            .map(drop)
+            .map_err(|e| IngestError::Kafka(format!("kafka.properties: {e}")))
+    }
+
+    /// Every topic auditfed uses, with its role.
+    pub fn all_topics(&self) -> Vec<(String, TopicRole)> {
+        let t = &self.topics;
+        let mut v: Vec<(String, TopicRole)> = SourceType::ALL
+            .iter()
+            .map(|s| (t.raw(s.as_str()), TopicRole::Log))
+            .collect();
+        v.extend([
+            (t.events(), TopicRole::Log),
+            (t.seals(), TopicRole::Log),
+            (t.dlq(), TopicRole::Log),
+            (t.chain_state(), TopicRole::Compacted),
+            (t.cursors(), TopicRole::Compacted),
+        ]);
+        v
+    }
+
+    /// Creates the missing topics (if `create_topics`) and validates the
+    /// existing ones: a compacted topic that is not compacted, or a log
+    /// topic that is (compaction would delete events), is an error; fewer
+    /// partitions or replicas than configured are reported as warnings.
+    pub fn ensure_topics(&self) -> Result<Vec<String>, IngestError> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .client_config()
+            .create()
+            .map_err(|e| IngestError::Kafka(format!("cannot create an admin client: {e}")))?;
+        let timeout = Duration::from_secs(30);
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, timeout)
+            .map_err(|e| {
+                IngestError::Kafka(format!(
+                    "cannot reach Kafka at {}: {e} (is the broker running? `scripts/kafka.sh start`)",
+                    self.bootstrap
+                ))
+            })?;
+        let existing: BTreeMap<String, (usize, usize)> = metadata
+            .topics()
+            .iter()
+            .map(|t| {
+                let replicas = t.partitions().first().map_or(0, |p| p.replicas().len());
+                (t.name().to_owned(), (t.partitions().len(), replicas))
+            })
+            .collect();
+        let wanted = self.all_topics();
+        let missing: Vec<&(String, TopicRole)> = wanted
+            .iter()
+            .filter(|(name, _)| !existing.contains_key(name))
+            .collect();
+        let mut warnings = Vec::new();
+        if !missing.is_empty() {
+            if !self.create_topics {
+                return Err(IngestError::Kafka(format!(
+                    "missing topics: {} (create them, or set kafka.create_topics = true)",
+                    missing
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let new: Vec<NewTopic<'_>> = missing
+                .iter()
+                .map(|(name, role)| {
+                    let t = NewTopic::new(
+                        name,
+                        self.partitions,
+                        TopicReplication::Fixed(self.replication_factor),
+                    );
+                    match role {
+                        TopicRole::Compacted => t.set("cleanup.policy", "compact"),
+                        TopicRole::Log => t,
+                    }
+                })
+                .collect();
+            let results = block_on(admin.create_topics(&new, &AdminOptions::new()))
+                .map_err(|e| IngestError::Kafka(format!("cannot create topics: {e}")))?;
+            for r in results {
+                if let Err((name, code)) = r
+                    && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
+                {
+                    return Err(IngestError::Kafka(format!(
+                        "cannot create topic {name}: {code}"
+                    )));
+                }
+            }
+        }
+        // Validate the ones that existed.
+        let present: Vec<&(String, TopicRole)> = wanted
+            .iter()
+            .filter(|(name, _)| existing.contains_key(name))
+            .collect();
+        if !present.is_empty() && !self.is_embedded() {
+            let specs: Vec<ResourceSpecifier<'_>> = present
+                .iter()
+                .map(|(n, _)| ResourceSpecifier::Topic(n))
+                .collect();
+            let configs = block_on(admin.describe_configs(&specs, &AdminOptions::new()))
+                .map_err(|e| IngestError::Kafka(format!("cannot describe topics: {e}")))?;
+            for ((name, role), config) in present.iter().zip(configs) {
+                let config = config
+                    .map_err(|e| IngestError::Kafka(format!("cannot describe topic {name}: {e}")))?;
+                let policy = config
+                    .get("cleanup.policy")
+                    .and_then(|e| e.value.clone())
+                    .unwrap_or_default();
+                let compacted = policy.split(',').any(|p| p.trim() == "compact");
+                match role {
+                    TopicRole::Compacted if !compacted => {
+                        return Err(IngestError::Kafka(format!(
+                            "topic {name} has cleanup.policy={policy}: it must be compacted (cleanup.policy=compact)"
+                        )));
+                    }
+                    TopicRole::Log if compacted => {
+                        return Err(IngestError::Kafka(format!(
+                            "topic {name} has cleanup.policy={policy}: compaction would delete records of an append-only topic"
+                        )));
+                    }
+                    _ => {}
+                }
+                let (partitions, replicas) = existing[name.as_str()];
+                if (partitions as i32) < self.partitions {
+                    warnings.push(format!(
+                        "topic {name} has {partitions} partition(s), kafka.partitions is {}",
+                        self.partitions
+                    ));
+                }
+                if (replicas as i32) < self.replication_factor {
+                    warnings.push(format!(
+                        "topic {name} has {replicas} replica(s), kafka.replication_factor is {}",
+                        self.replication_factor
+                    ));
+                }
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// Runs an admin future to completion on this thread.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures_executor::block_on(f)
+}
