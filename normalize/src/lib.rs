@@ -52,6 +52,7 @@ mod error;
 pub mod framing;
 mod mappers;
 pub mod sealer;
+pub mod service;
 pub mod upstream;
 
 use auditfed_schemas::ocsf::{Event, Fingerprint, Product, TransformationInfo};

@@ -157,6 +157,10 @@ pub struct NormalizeConfig {
     /// Kafka transaction timeout (ms): a crashed instance's open transaction
     /// is aborted by the broker after this.
     pub transaction_timeout_ms: u64,
+    /// This instance's name, unique among running instances and stable
+    /// across its restarts: a restart fences its predecessor at once (its
+    /// open transaction is aborted). Default: the host name.
+    pub instance_id: Option<String>,
 }
 
 impl Default for NormalizeConfig {
@@ -170,11 +174,26 @@ impl Default for NormalizeConfig {
             checkpoint_every_secs: 60,
             heartbeat_every_secs: 300,
             transaction_timeout_ms: 30_000,
+            instance_id: None,
         }
     }
 }
 
 impl NormalizeConfig {
+    /// `instance_id`, else the host name, else `default`.
+    pub fn instance_id(&self) -> String {
+        self.instance_id
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "default".into())
+    }
+
     /// The sources consumed: the configured ones, or all.
     pub fn source_types(&self) -> Vec<SourceType> {
         if self.sources.is_empty() {

@@ -1,9 +1,13 @@
 //! Subcommands.
 
+mod ingest;
 mod keygen;
 mod normalize;
 mod prove;
+mod run;
 mod schema;
+mod service;
+mod validate;
 mod verify;
 
 use std::process::ExitCode;
@@ -32,6 +36,12 @@ enum Command {
     Prove(prove::ProveArgs),
     /// Check an inclusion-proof bundle offline against pinned keys.
     VerifyProof(prove::VerifyProofArgs),
+    /// Produce raw records into Kafka (`<prefix>.raw.<source>`).
+    Ingest(ingest::Args),
+    /// Run a service (`auditfed run normalize --config auditfed.toml`).
+    Run(run::Args),
+    /// Check a configuration file: every problem, with its key path.
+    Validate(validate::Args),
 }
 
 /// Runs a parsed command line.
@@ -43,5 +53,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Verify(args) => verify::run(args),
         Command::Prove(args) => prove::run_prove(args),
         Command::VerifyProof(args) => prove::run_verify_proof(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }

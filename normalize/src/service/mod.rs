@@ -1,0 +1,751 @@
+//! The normalizer service (`auditfed run normalize`): consume raw topics,
+//! map, seal, produce — exactly once.
+//!
+//! One chain per input partition (`<raw topic>/<partition>`). Each cycle
+//! gathers a batch of raw records, then in one Kafka transaction produces
+//! their sealed events (`<prefix>.events`), the checkpoints that fell due
+//! (`<prefix>.seals`), the rejects (`<prefix>.dlq`), each advanced chain's
+//! state (`<prefix>.chain-state`) and the input offsets. Either all of it
+//! becomes visible or none of it does:
+//!
+//! - **kill -9 at any point**: the open transaction is aborted (at once
+//!   when the instance restarts with the same `instance_id`, else after
+//!   `transaction_timeout_ms`); the next owner loads the chain state
+//!   committed with the offsets and resumes with the next sequence number.
+//! - **rebalance**: a partition's records gathered but not yet produced are
+//!   dropped; its new owner reads them again from the committed offset.
+//! - **zombies**: the transactional id fences an older instance with the
+//!   same id; the consumer-group generation sent with the offsets fences
+//!   one that lost its partitions (KIP-447).
+//! - **poison records**: mapping errors, set-aside records, oversized events
+//!   and mapper panics go to the dead-letter topic with the reason; the
+//!   partition moves on.
+
+mod state;
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use auditfed_ingest::kafka::{Kafka, headers};
+use auditfed_schemas::config::NormalizeConfig;
+use auditfed_schemas::seal::{SealError, Signer};
+use auditfed_schemas::{SourceMeta, SourceType};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+
+pub use state::StoredChain;
+
+use crate::sealer::{Sealer, SealerConfig};
+use crate::{Output, normalize};
+
+/// Errors that stop the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Kafka failed in a way a retry does not fix (fenced, unreachable, misconfigured).
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// A chain state could not be read or is inconsistent.
+    #[error("chain state: {0}")]
+    State(String),
+    /// Sealing failed (signing key).
+    #[error("sealing: {0}")]
+    Seal(String),
+}
+
+/// What a run did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Raw records consumed and committed.
+    pub records: u64,
+    /// Sealed events produced.
+    pub events: u64,
+    /// Checkpoints produced.
+    pub checkpoints: u64,
+    /// Dead letters produced.
+    pub dead_letters: u64,
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Transactions aborted and retried.
+    pub aborted: u64,
+}
+
+/// Rebalance notifications, handed from librdkafka's callback to the loop.
+#[derive(Default)]
+struct RebalanceLog {
+    revoked: Mutex<Vec<(String, i32)>>,
+    assigned: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for RebalanceLog {}
+
+impl ConsumerContext for RebalanceLog {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let mut r = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            r.extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
+        }
+    }
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mut a = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+            a.extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
+        }
+    }
+}
+
+/// One owned input partition.
+struct Chain {
+    source: SourceType,
+    sealer: Sealer,
+    next_offset: i64,
+    /// The state last committed, to roll back to when a transaction aborts.
+    committed: StoredChain,
+    dirty: bool,
+}
+
+struct Raw {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Raw {
+    fn of(m: &BorrowedMessage<'_>) -> Raw {
+        Raw {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            payload: m.payload().unwrap_or_default().to_vec(),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+    fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// The normalizer: create with [`Normalizer::new`], then [`Normalizer::run`].
+pub struct Normalizer {
+    kafka: Kafka,
+    config: NormalizeConfig,
+    signer: Arc<dyn Signer>,
+    consumer: BaseConsumer<RebalanceLog>,
+    producer: BaseProducer,
+    chains: HashMap<(String, i32), Chain>,
+    /// Raw topic → source type.
+    sources: HashMap<String, SourceType>,
+    max_event_bytes: usize,
+    stats: Stats,
+}
+
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Normalizer {
+    /// Connects: a transactional producer (fencing an older instance with
+    /// the same `instance_id`) and a consumer in the normalizer group.
+    pub fn new(
+        kafka: &Kafka,
+        config: &NormalizeConfig,
+        instance_id: &str,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Normalizer, ServiceError> {
+        let kerr = |what: &str| {
+            let what = what.to_owned();
+            move |e: KafkaError| ServiceError::Kafka(format!("{what}: {e}"))
+        };
+        let consumer: BaseConsumer<RebalanceLog> = kafka
+            .client_config()
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("max.poll.interval.ms", "300000")
+            .create_with_context(RebalanceLog::default())
+            .map_err(kerr("consumer"))?;
+        let producer: BaseProducer = kafka
+            .client_config()
+            .set(
+                "transactional.id",
+                format!("{}-{instance_id}", config.group_id),
+            )
+            .set(
+                "transaction.timeout.ms",
+                config.transaction_timeout_ms.to_string(),
+            )
+            .set("compression.type", "zstd")
+            .set("linger.ms", "5")
+            .create()
+            .map_err(kerr("producer"))?;
+        producer
+            .init_transactions(KAFKA_TIMEOUT)
+            .map_err(kerr("init_transactions"))?;
+        let sources: HashMap<String, SourceType> = config
+            .source_types()
+            .into_iter()
+            .map(|s| (kafka.topics().raw(s.as_str()), s))
+            .collect();
+        let topics: Vec<&str> = sources.keys().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(kerr("subscribe"))?;
+        Ok(Normalizer {
+            kafka: kafka.clone(),
+            config: config.clone(),
+            signer,
+            consumer,
+            producer,
+            chains: HashMap::new(),
+            sources,
+            max_event_bytes: 900_000,
+            stats: Stats::default(),
+        })
+    }
+
+    fn sealer_config(&self) -> SealerConfig {
+        SealerConfig {
+            checkpoint_every_events: self.config.checkpoint_every_events,
+            checkpoint_every_ms: (self.config.checkpoint_every_secs * 1000) as i64,
+            heartbeat_every_ms: (self.config.heartbeat_every_secs * 1000) as i64,
+        }
+    }
+
+    /// Runs until `stop` is set; then checkpoints what is pending and commits.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<Stats, ServiceError> {
+        while !stop.load(Ordering::Relaxed) {
+            let batch = self.gather()?;
+            self.load_new_chains()?;
+            let batch: Vec<Raw> = batch
+                .into_iter()
+                .filter(|r| self.chains.contains_key(&(r.topic.clone(), r.partition)))
+                .collect();
+            self.transaction(batch, false)?;
+        }
+        self.load_new_chains()?;
+        self.transaction(Vec::new(), true)?;
+        Ok(self.stats.clone())
+    }
+
+    /// Polls up to `batch_max_records` records or `batch_max_ms`.
+    fn gather(&mut self) -> Result<Vec<Raw>, ServiceError> {
+        let mut batch = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(self.config.batch_max_ms);
+        while batch.len() < self.config.batch_max_records {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let polled = self.consumer.poll(left).map(|r| r.map(|m| Raw::of(&m)));
+            self.apply_revocations(&mut batch);
+            match polled {
+                Some(Ok(raw)) => {
+                    // A record polled just before its partition was revoked is not ours.
+                    if self.revoked_now(&raw) {
+                        continue;
+                    }
+                    batch.push(raw);
+                }
+                Some(Err(e)) if is_fatal(&e) => {
+                    return Err(ServiceError::Kafka(format!("consumer: {e}")));
+                }
+                Some(Err(e)) => eprintln!("auditfed normalize: consumer: {e} (retrying)"),
+                None => {}
+            }
+        }
+        Ok(batch)
+    }
+
+    fn revoked_now(&self, raw: &Raw) -> bool {
+        let assignment = self.consumer.assignment().ok();
+        assignment.is_some_and(|a| {
+            a.find_partition(&raw.topic, raw.partition).is_none()
+        })
+    }
+
+    fn apply_revocations(&mut self, batch: &mut Vec<Raw>) {
+        let revoked: Vec<(String, i32)> = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if revoked.is_empty() {
+            return;
+        }
+        let revoked: HashSet<(String, i32)> = revoked.into_iter().collect();
+        batch.retain(|r| !revoked.contains(&(r.topic.clone(), r.partition)));
+        self.chains.retain(|k, _| !revoked.contains(k));
+    }
+
+    /// Loads the committed state of newly assigned partitions.
+    fn load_new_chains(&mut self) -> Result<(), ServiceError> {
+        let assigned: Vec<(String, i32)> = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .assigned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let new: Vec<(String, i32)> = assigned
+            .into_iter()
+            .filter(|k| !self.chains.contains_key(k))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        // The committed offsets first: librdkafka asks for stable offsets, so
+        // this waits until a previous owner's pending transaction is resolved.
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in &new {
+            tpl.add_partition(t, *p);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, KAFKA_TIMEOUT)
+            .map_err(|e| ServiceError::Kafka(format!("committed offsets: {e}")))?;
+        let ids: Vec<String> = new.iter().map(|(t, p)| chain_id(t, *p)).collect();
+        let stored = state::load(&self.kafka, &ids, KAFKA_TIMEOUT)?;
+        let now = now_ms();
+        for (topic, partition) in new {
+            let id = chain_id(&topic, partition);
+            let source = self.sources[&topic];
+            let committed_offset = committed
+                .find_partition(&topic, partition)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            let stored = match stored.get(&id) {
+                Some(s) => {
+                    if let Some(c) = committed_offset
+                        && c != s.next_offset
+                    {
+                        // Offsets and state are committed together; they can only
+                        // differ if offsets expired or were reset by hand.
+                        eprintln!(
+                            "auditfed normalize: {id}: committed offset {c} differs from the chain state's {}; resuming from the chain state",
+                            s.next_offset
+                        );
+                    }
+                    s.clone()
+                }
+                None => {
+                    let sealer = Sealer::new(&id, self.sealer_config(), self.signer.clone(), now)
+                        .map_err(|e| ServiceError::Seal(e.to_string()))?;
+                    StoredChain {
+                        v: 1,
+                        input: format!("{topic}/{partition}"),
+                        next_offset: committed_offset.unwrap_or(0),
+                        state: sealer.state().clone(),
+                    }
+                }
+            };
+            let sealer = Sealer::restore(stored.state.clone(), self.sealer_config(), self.signer.clone())
+                .map_err(|e| ServiceError::State(format!("{id}: {e}")))?;
+            // Position the consumer where the chain continues.
+            if committed_offset != Some(stored.next_offset) {
+                self.seek(&topic, partition, stored.next_offset)?;
+            }
+            self.chains.insert(
+                (topic, partition),
+                Chain {
+                    source,
+                    sealer,
+                    next_offset: stored.next_offset,
+                    committed: stored,
+                    dirty: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), ServiceError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| ServiceError::Kafka(e.to_string()))?;
+        self.consumer
+            .seek_partitions(tpl, KAFKA_TIMEOUT)
+            .map(drop)
+            .map_err(|e| ServiceError::Kafka(format!("seek {topic}/{partition} to {offset}: {e}")))
+    }
+
+    /// One transaction: the batch's outputs, due checkpoints, states, offsets.
+    fn transaction(&mut self, batch: Vec<Raw>, flush: bool) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let mut pending = Vec::new();
+        for raw in &batch {
+            let key = (raw.topic.clone(), raw.partition);
+            let Some(chain) = self.chains.get_mut(&key) else {
+                continue;
+            };
+            if raw.offset < chain.next_offset {
+                continue; // already sealed in a committed transaction
+            }
+            chain.next_offset = raw.offset + 1;
+            chain.dirty = true;
+            let outputs = map_record(chain.source, raw, now);
+            for output in outputs {
+                seal_output(chain, raw, output, now, self.max_event_bytes, &mut pending)?;
+            }
+        }
+        for chain in self.chains.values_mut() {
+            let note = if flush {
+                chain.sealer.flush(now)
+            } else {
+                chain.sealer.tick(now)
+            }
+            .map_err(|e| ServiceError::Seal(e.to_string()))?;
+            if let Some(note) = note {
+                chain.dirty = true;
+                pending.push(Pending::Checkpoint {
+                    chain: chain.sealer.state().chain.clone(),
+                    note: note.to_string(),
+                });
+            }
+        }
+        if pending.is_empty() && !self.chains.values().any(|c| c.dirty) {
+            return Ok(());
+        }
+        match self.commit(&pending) {
+            Ok(()) => {
+                for chain in self.chains.values_mut() {
+                    if chain.dirty {
+                        chain.committed = stored_of(chain);
+                        chain.dirty = false;
+                    }
+                }
+                self.stats.records += batch.len() as u64;
+                for p in &pending {
+                    match p {
+                        Pending::Event { .. } => self.stats.events += 1,
+                        Pending::Checkpoint { .. } => self.stats.checkpoints += 1,
+                        Pending::DeadLetter { .. } => self.stats.dead_letters += 1,
+                    }
+                }
+                self.stats.transactions += 1;
+                Ok(())
+            }
+            Err(TxnFailure::Abortable(why)) => {
+                eprintln!("auditfed normalize: transaction aborted ({why}); rolling back to the committed state");
+                self.stats.aborted += 1;
+                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                self.roll_back()
+            }
+            Err(TxnFailure::Fatal(why)) => Err(ServiceError::Kafka(why)),
+        }
+    }
+
+    fn roll_back(&mut self) -> Result<(), ServiceError> {
+        let config = self.sealer_config();
+        let mut seeks = Vec::new();
+        for ((topic, partition), chain) in self.chains.iter_mut() {
+            if chain.dirty {
+                chain.sealer = Sealer::restore(chain.committed.state.clone(), config, self.signer.clone())
+                    .map_err(|e| ServiceError::State(e.to_string()))?;
+                chain.next_offset = chain.committed.next_offset;
+                chain.dirty = false;
+            }
+            seeks.push((topic.clone(), *partition, chain.next_offset));
+        }
+        for (t, p, o) in seeks {
+            self.seek(&t, p, o)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, pending: &[Pending]) -> Result<(), TxnFailure> {
+        let classify = |what: &str, e: KafkaError| -> TxnFailure {
+            let fatal = match &e {
+                KafkaError::Transaction(t) => t.is_fatal() || !t.txn_requires_abort() && !t.is_retriable(),
+                _ => false,
+            };
+            let why = format!("{what}: {e}");
+            if fatal { TxnFailure::Fatal(why) } else { TxnFailure::Abortable(why) }
+        };
+        self.producer
+            .begin_transaction()
+            .map_err(|e| TxnFailure::Fatal(format!("begin_transaction: {e}")))?;
+        let topics = self.kafka.topics().clone();
+        for p in pending {
+            let (topic, record) = p.record(&topics);
+            self.send(&topic, record)
+                .map_err(|e| classify("produce", e))?;
+        }
+        let mut offsets = TopicPartitionList::new();
+        let mut states = Vec::new();
+        for ((topic, partition), chain) in &self.chains {
+            if chain.dirty {
+                offsets
+                    .add_partition_offset(topic, *partition, Offset::Offset(chain.next_offset))
+                    .map_err(|e| TxnFailure::Fatal(e.to_string()))?;
+                let stored = stored_of(chain);
+                states.push((
+                    stored.state.chain.clone(),
+                    serde_json::to_vec(&stored).expect("chain state serializes"),
+                ));
+            }
+        }
+        let state_topic = topics.chain_state();
+        for (key, value) in &states {
+            let record = BaseRecord::to(&state_topic)
+                .key(key.as_str())
+                .payload(value.as_slice());
+            self.send_record(record).map_err(|e| classify("produce chain state", e))?;
+        }
+        if offsets.count() > 0 {
+            let group = self
+                .consumer
+                .group_metadata()
+                .ok_or_else(|| TxnFailure::Fatal("no consumer group metadata".into()))?;
+            self.producer
+                .send_offsets_to_transaction(&offsets, &group, KAFKA_TIMEOUT)
+                .map_err(|e| classify("send_offsets_to_transaction", e))?;
+        }
+        self.producer
+            .commit_transaction(KAFKA_TIMEOUT)
+            .map_err(|e| classify("commit_transaction", e))
+    }
+
+    fn send(&self, topic: &str, r: PendingRecord<'_>) -> Result<(), KafkaError> {
+        let mut record = BaseRecord::to(topic).key(r.key).payload(r.payload);
+        record = record.headers(r.headers);
+        self.send_record(record)
+    }
+
+    fn send_record(&self, mut record: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    self.producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+}
+
+enum TxnFailure {
+    Abortable(String),
+    Fatal(String),
+}
+
+fn is_fatal(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::Global(rdkafka::types::RDKafkaErrorCode::Fatal))
+}
+
+fn stored_of(chain: &Chain) -> StoredChain {
+    StoredChain {
+        v: 1,
+        input: chain.committed.input.clone(),
+        next_offset: chain.next_offset,
+        state: chain.sealer.state().clone(),
+    }
+}
+
+/// The chain id of an input partition.
+pub fn chain_id(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What one transaction will produce.
+enum Pending {
+    Event {
+        chain: String,
+        seq: u64,
+        leaf: String,
+        chain_hash: String,
+        source: SourceType,
+        raw: String,
+        canonical: Vec<u8>,
+    },
+    Checkpoint {
+        chain: String,
+        /// The signed note's text.
+        note: String,
+    },
+    DeadLetter {
+        source: SourceType,
+        raw: String,
+        object: Option<String>,
+        reason: String,
+        payload: Vec<u8>,
+    },
+}
+
+struct PendingRecord<'a> {
+    key: &'a str,
+    payload: &'a [u8],
+    headers: OwnedHeaders,
+}
+
+impl Pending {
+    fn record<'a>(&'a self, topics: &auditfed_schemas::config::Topics) -> (String, PendingRecord<'a>) {
+        let h = |k: &'static str, v: &'a str| Header { key: k, value: Some(v) };
+        match self {
+            Pending::Event { chain, seq, leaf, chain_hash, source, raw, canonical } => (
+                topics.events(),
+                PendingRecord {
+                    key: chain,
+                    payload: canonical,
+                    headers: OwnedHeaders::new()
+                        .insert(h(headers::CHAIN, chain))
+                        .insert(Header { key: headers::SEQ, value: Some(seq.to_string().as_str()) })
+                        .insert(h(headers::LEAF, leaf))
+                        .insert(h(headers::CHAIN_HASH, chain_hash))
+                        .insert(h(headers::SOURCE, source.as_str()))
+                        .insert(h(headers::RAW, raw)),
+                },
+            ),
+            Pending::Checkpoint { chain, note } => (
+                topics.seals(),
+                PendingRecord {
+                    key: chain,
+                    payload: note.as_bytes(),
+                    headers: OwnedHeaders::new().insert(h(headers::CHAIN, chain)),
+                },
+            ),
+            Pending::DeadLetter { source, raw, object, reason, payload } => (
+                topics.dlq(),
+                PendingRecord {
+                    key: object.as_deref().unwrap_or(raw),
+                    payload,
+                    headers: {
+                        let mut hs = OwnedHeaders::new()
+                            .insert(h(headers::SOURCE, source.as_str()))
+                            .insert(h(headers::RAW, raw))
+                            .insert(h(headers::STAGE, "normalize"))
+                            .insert(h(headers::REASON, reason));
+                        if let Some(o) = object {
+                            hs = hs.insert(h(headers::OBJECT, o));
+                        }
+                        hs
+                    },
+                },
+            ),
+        }
+    }
+}
+
+/// Maps one raw record; a mapper panic becomes an error, never a stalled partition.
+fn map_record(
+    source: SourceType,
+    raw: &Raw,
+    now: i64,
+) -> Vec<Result<Output, String>> {
+    let meta = SourceMeta {
+        object: Some(match (raw.header(headers::OBJECT), raw.header(headers::OFFSET)) {
+            (Some(o), Some(off)) => format!("{o}#{off}"),
+            (Some(o), None) => o.to_owned(),
+            _ => format!("kafka://{}/{}/{}", raw.topic, raw.partition, raw.offset),
+        }),
+        collector_id: raw.header(headers::COLLECTOR).map(str::to_owned),
+        received_time: raw
+            .header(headers::RECEIVED_MS)
+            .and_then(|v| v.parse().ok())
+            .or(Some(now)),
+        assumed_year: None,
+        upstream_integrity: None,
+    };
+    match std::panic::catch_unwind(AssertUnwindSafe(|| normalize(Some(source), &raw.payload, &meta))) {
+        Ok(outputs) if outputs.is_empty() => vec![Err("no event in the record (empty or whitespace)".into())],
+        Ok(outputs) => outputs
+            .into_iter()
+            .map(|o| o.map_err(|e| e.to_string()))
+            .collect(),
+        Err(_) => vec![Err("the mapper panicked on this record (a bug: please report it with the record)".into())],
+    }
+}
+
+/// An event already in canonical form (computed once, for the size check and the seal).
+struct Canonical(Vec<u8>);
+
+impl crate::sealer::Sealable for Canonical {
+    fn canonical(&self) -> Result<Vec<u8>, SealError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn seal_output(
+    chain: &mut Chain,
+    raw: &Raw,
+    output: Result<Output, String>,
+    now: i64,
+    max_event_bytes: usize,
+    out: &mut Vec<Pending>,
+) -> Result<(), ServiceError> {
+    let position = format!("{}/{}/{}", raw.topic, raw.partition, raw.offset);
+    let dead = |reason: String| Pending::DeadLetter {
+        source: chain.source,
+        raw: position.clone(),
+        object: raw.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
+        reason,
+        payload: raw.payload.clone(),
+    };
+    let seal_err = |e: SealError| ServiceError::Seal(e.to_string());
+    match output {
+        Ok(Output::Event(event)) => {
+            let canonical = crate::sealer::Sealable::canonical(event.as_ref()).map_err(seal_err)?;
+            // Too large for the events topic: rejected before sealing, so the chain has no hole.
+            if canonical.len() > max_event_bytes {
+                out.push(dead(format!(
+                    "the sealed event would be {} bytes, over the {max_event_bytes}-byte limit of the events topic",
+                    canonical.len()
+                )));
+                return Ok(());
+            }
+            let (sealed, note) = chain.sealer.seal(&Canonical(canonical), now).map_err(seal_err)?;
+            out.push(Pending::Event {
+                chain: sealed.chain.clone(),
+                seq: sealed.seq,
+                leaf: hex::encode(sealed.leaf),
+                chain_hash: hex::encode(sealed.chain_hash),
+                source: chain.source,
+                raw: position,
+                canonical: sealed.canonical,
+            });
+            // The checkpoint follows its last event, in the same transaction.
+            if let Some(note) = note {
+                out.push(Pending::Checkpoint {
+                    chain: sealed.chain,
+                    note: note.to_string(),
+                });
+            }
+        }
+        Ok(Output::SetAside(set_aside)) => out.push(dead(format!(
+            "set aside: {:?} (not an audit event; upstream-integrity input)",
+            set_aside.kind
+        ))),
+        Err(reason) => out.push(dead(reason)),
+    }
+    Ok(())
+}

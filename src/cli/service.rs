@@ -1,0 +1,88 @@
+//! Shared by the commands that talk to Kafka: config, signing key, Kafka.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use auditfed_ingest::kafka::Kafka;
+use auditfed_schemas::config::{Config, Problem};
+use auditfed_schemas::seal::{FileSigner, Keyring, Signer};
+
+/// Loads `--config`, or the built-in defaults (those of examples/auditfed.toml) without one.
+pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Loads the signing key and checks that the keyring holds its public key.
+pub fn load_signer(config: &Config) -> Result<Arc<dyn Signer>, Vec<Problem>> {
+    let keys = &config.keys;
+    let problem = |key: &str, message: String| Problem {
+        key: key.into(),
+        message,
+    };
+    let pem = std::fs::read_to_string(&keys.signing_key).map_err(|e| {
+        vec![problem(
+            "keys.signing_key",
+            format!(
+                "cannot read {}: {e} (create a key with `auditfed keygen --out {}`)",
+                keys.signing_key.display(),
+                keys.signing_key
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_owned)
+                    .display()
+            ),
+        )]
+    })?;
+    let signer = FileSigner::from_pem(&keys.signing_key_name(), &pem).map_err(|e| {
+        vec![problem(
+            "keys.signing_key",
+            format!("{}: {e}", keys.signing_key.display()),
+        )]
+    })?;
+    let keyring_text = std::fs::read_to_string(&keys.keyring).map_err(|e| {
+        vec![problem(
+            "keys.keyring",
+            format!("cannot read {}: {e}", keys.keyring.display()),
+        )]
+    })?;
+    let keyring = Keyring::parse(&keyring_text).map_err(|e| {
+        vec![problem(
+            "keys.keyring",
+            format!("{}: {e}", keys.keyring.display()),
+        )]
+    })?;
+    let public = signer.verifier_key();
+    if !keyring.keys().iter().any(|k| k == &public) {
+        return Err(vec![problem(
+            "keys.keyring",
+            format!(
+                "{} does not hold the public key of {} ({public}): its checkpoints could not be verified",
+                keys.keyring.display(),
+                keys.signing_key.display()
+            ),
+        )]);
+    }
+    Ok(Arc::new(signer))
+}
+
+/// Connects to Kafka and creates/validates the topics; warnings go to stderr.
+pub fn connect(config: &Config) -> Result<Kafka, String> {
+    let kafka = Kafka::connect(&config.kafka).map_err(|e| e.to_string())?;
+    kafka.check_properties().map_err(|e| e.to_string())?;
+    for warning in kafka.ensure_topics().map_err(|e| e.to_string())? {
+        eprintln!("auditfed: warning: {warning}");
+    }
+    Ok(kafka)
+}
+
+/// A flag set by SIGINT/SIGTERM: services finish their transaction and exit.
+pub fn stop_flag() -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    Ok(stop)
+}

@@ -1,0 +1,55 @@
+//! `auditfed validate --config FILE`: every problem, each with its key path.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auditfed_ingest::kafka::Kafka;
+use auditfed_schemas::config::{Config, Problem};
+
+use super::service::load_signer;
+
+/// Arguments of `auditfed validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let path = &args.config;
+    let mut problems: Vec<Problem> = Vec::new();
+    match Config::load(path) {
+        Err(e) => problems = e.problems,
+        Ok(config) => {
+            if let Err(p) = load_signer(&config) {
+                problems.extend(p);
+            }
+            if config.kafka.bootstrap != "embedded" {
+                match Kafka::connect(&config.kafka) {
+                    Ok(kafka) => {
+                        if let Err(e) = kafka.check_properties() {
+                            problems.push(Problem {
+                                key: "kafka.properties".into(),
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                    Err(e) => problems.push(Problem {
+                        key: "kafka".into(),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("{}: valid", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{}: {p}", path.display());
+    }
+    eprintln!("{} problem(s)", problems.len());
+    Ok(ExitCode::from(1))
+}
