@@ -176,6 +176,9 @@ impl Normalizer {
         let consumer: BaseConsumer<RebalanceLog> = kafka
             .client_config()
             .set("group.id", &config.group_id)
+            // Static membership (KIP-345): a restarted instance takes its
+            // partitions back at once instead of waiting out the session.
+            .set("group.instance.id", instance_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("isolation.level", "read_committed")
