@@ -94,9 +94,9 @@ fn malformed_input_goes_to_the_dead_letter_topic_with_the_reason() {
     let out = p.ingest("aws_cloudtrail", "mixed.jsonl", &lines);
     assert_eq!(out.status.code(), Some(1), "ingest exits 1 when something was rejected");
     let mut normalizer = p.spawn_normalizer("n1");
-    let committed = p.wait_for_events(3, Duration::from_secs(90));
+    p.wait_for_events(3, Duration::from_secs(90));
     terminate(&mut normalizer);
-    let committed = if committed.dead_letters.len() < 2 { p.read_committed() } else { committed };
+    let committed = p.read_committed();
     expect_exactly(&p, &committed, "ok", 3);
     let dl = &committed.dead_letters;
     assert_eq!(dl.len(), 2, "one dead letter per bad record");
@@ -119,22 +119,28 @@ fn kill_dash_nine_at_random_points_loses_and_duplicates_nothing() {
         .unwrap_or(20);
     let Some(p) = Pipeline::new(
         "kill9",
-        "batch_max_records = 40\nbatch_max_ms = 50\ncheckpoint_every_events = 25\ncheckpoint_every_secs = 1",
+        "batch_max_records = 10\nbatch_max_ms = 50\ncheckpoint_every_events = 25\ncheckpoint_every_secs = 1",
         "",
     ) else {
         return;
     };
     let mut rng = Rng::new();
-    let per_round = 120;
+    // Small transactions over many records: kills land mid-stream, between and inside transactions.
+    let per_round = 150;
     let total = iterations * per_round;
     let lines = cloudtrail_lines("k", total);
     for i in 0..iterations {
         p.ingest("aws_cloudtrail", &format!("r{i}.jsonl"), &lines[i * per_round..(i + 1) * per_round]);
         let mut child = p.spawn_normalizer("victim");
-        std::thread::sleep(Duration::from_millis(200 + rng.below(1500)));
+        // Start-up (connect, fence, join, load chain state) takes about a second here.
+        std::thread::sleep(Duration::from_millis(800 + rng.below(2500)));
         child.kill().unwrap();
         child.wait().unwrap();
     }
+    // The killed runs did work (not all of it killed before it started).
+    let before = p.read_committed().uids().len();
+    eprintln!("{before} of {total} events committed across {iterations} killed runs");
+    assert!(before > 0, "no killed run committed anything: the kills came too early");
     let mut child = p.spawn_normalizer("victim");
     p.wait_for_events(total, Duration::from_secs(180));
     terminate(&mut child);

@@ -366,6 +366,12 @@ impl Normalizer {
             };
             let sealer = Sealer::restore(stored.state.clone(), self.sealer_config(), self.signer.clone())
                 .map_err(|e| ServiceError::State(format!("{id}: {e}")))?;
+            if stored.state.last_seq > 0 || stored.next_offset > 0 {
+                eprintln!(
+                    "auditfed normalize: {id}: resuming at input offset {} after seq {}",
+                    stored.next_offset, stored.state.last_seq
+                );
+            }
             // Position the consumer where the chain continues.
             if committed_offset != Some(stored.next_offset) {
                 self.seek(&topic, partition, stored.next_offset)?;
