@@ -155,7 +155,7 @@ fn a_second_instance_takes_over_partitions_in_a_rebalance() {
     let _guard = serial();
     let Some(p) = Pipeline::new(
         "rebalance",
-        "batch_max_records = 50\nbatch_max_ms = 50\ncheckpoint_every_events = 30",
+        "batch_max_records = 50\nbatch_max_ms = 50\ncheckpoint_every_events = 30\ncheckpoint_every_secs = 1",
         "\"session.timeout.ms\" = 6000",
     ) else {
         return;
@@ -163,19 +163,34 @@ fn a_second_instance_takes_over_partitions_in_a_rebalance() {
     let lines = cloudtrail_lines("rb", 1200);
     p.ingest("aws_cloudtrail", "a.jsonl", &lines[..400]);
     let mut a = p.spawn_normalizer("a");
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
+    // B joins: the partitions are split between A and B.
     let mut b = p.spawn_normalizer("b");
     p.ingest("aws_cloudtrail", "b.jsonl", &lines[400..800]);
-    std::thread::sleep(Duration::from_millis(1500));
-    // A dies without a goodbye: its partitions move to B after the session timeout.
+    std::thread::sleep(Duration::from_millis(2000));
+    // A dies without a goodbye: its partitions move to B after the session timeout,
+    // and B continues A's chains from the state A committed.
     a.kill().unwrap();
     a.wait().unwrap();
     p.ingest("aws_cloudtrail", "c.jsonl", &lines[800..]);
     p.wait_for_events(1200, Duration::from_secs(120));
+    // Every chain's tail gets its checkpoint from its current owner.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let committed = p.read_committed();
+        let report = committed.archive_and_verify(&p.dir.join("archive"), p.keyring());
+        if report.is_clean() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:#?}\n{}", report.findings, p.logs());
+        std::thread::sleep(Duration::from_millis(1000));
+    }
     terminate(&mut b);
     let committed = p.read_committed();
     expect_exactly(&p, &committed, "rb", 1200);
-    assert!(p.logs().contains("normalizer b"), "{}", p.logs());
+    let logs_b = std::fs::read_to_string(p.dir.join("normalizer-b.log")).unwrap();
+    let resumed = logs_b.lines().filter(|l| l.contains(".raw.aws_cloudtrail/") && l.contains("resuming")).count();
+    assert!(resumed >= 1, "B never continued a chain A had started:\n{logs_b}");
 }
 
 #[test]
