@@ -156,6 +156,7 @@ pub struct Normalizer {
     sources: HashMap<String, SourceType>,
     max_event_bytes: usize,
     stats: Stats,
+    last_warning: Option<(String, Instant)>,
 }
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(60);
@@ -220,6 +221,7 @@ impl Normalizer {
             sources,
             max_event_bytes: 900_000,
             stats: Stats::default(),
+            last_warning: None,
         })
     }
 
@@ -269,11 +271,21 @@ impl Normalizer {
                 Some(Err(e)) if is_fatal(&e) => {
                     return Err(ServiceError::Kafka(format!("consumer: {e}")));
                 }
-                Some(Err(e)) => eprintln!("auditfed normalize: consumer: {e} (retrying)"),
+                Some(Err(e)) => self.warn(format!("consumer: {e} (retrying)")),
                 None => {}
             }
         }
         Ok(batch)
+    }
+
+    /// Logs a warning, once per 10 s for a repeated one (a broker outage repeats every poll).
+    fn warn(&mut self, message: String) {
+        let now = Instant::now();
+        if self.last_warning.as_ref().is_some_and(|(m, t)| *m == message && now.duration_since(*t) < Duration::from_secs(10)) {
+            return;
+        }
+        eprintln!("auditfed normalize: {message}");
+        self.last_warning = Some((message, now));
     }
 
     fn revoked_now(&self, raw: &Raw) -> bool {
