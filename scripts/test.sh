@@ -3,7 +3,7 @@
 #
 # It installs what the tests need into ./.cache (git-ignored), runs the format
 # and lint gates, builds every test once, then runs them. Later issues add the
-# real services (Kafka, object-store emulators) here: each is started before
+# real services here (object-store emulators next): each is started before
 # the tests that need it and stopped by the EXIT trap, also when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +11,12 @@ root=$PWD
 cache=${AUDITFED_CACHE:-$root/.cache}
 mkdir -p "$cache"
 
+kafka_started=
 cleanup() {
   local status=$?
-  # Services started below are stopped here (none yet).
+  if [ -n "$kafka_started" ]; then
+    scripts/kafka.sh stop || true
+  fi
   exit "$status"
 }
 trap cleanup EXIT
@@ -40,6 +43,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "build the tests once"
 cargo test --workspace --all-targets --locked --no-run
+
+step "Apache Kafka (KRaft, one node) for the Kafka tests: scripts/kafka.sh"
+kafka_started=1
+scripts/kafka.sh start
+export AUDITFED_KAFKA_BOOTSTRAP=127.0.0.1:${AUDITFED_KAFKA_PORT:-9092}
+export AUDITFED_KAFKA_SCRIPT=$root/scripts/kafka.sh
+export AUDITFED_REQUIRE_KAFKA=1
 
 step "run the tests"
 cargo test --workspace --all-targets --locked

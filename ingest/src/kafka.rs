@@ -174,6 +174,15 @@ impl Kafka {
     /// topic that is (compaction would delete events), is an error; fewer
     /// partitions or replicas than configured are reported as warnings.
     pub fn ensure_topics(&self) -> Result<Vec<String>, IngestError> {
+        if let Some(cluster) = &self.embedded {
+            // The mock cluster has no CreateTopics API; it creates them directly.
+            for (name, _) in self.all_topics() {
+                cluster
+                    .create_topic(&name, self.partitions, 1)
+                    .map_err(|e| IngestError::Kafka(format!("embedded cluster: topic {name}: {e}")))?;
+            }
+            return Ok(Vec::new());
+        }
         let admin: AdminClient<DefaultClientContext> = self
             .client_config()
             .create()
