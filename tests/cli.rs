@@ -209,3 +209,95 @@ fn keygen_writes_a_private_key_0600_and_appends_to_the_keyring() {
     assert_eq!(ring.keys()[0].id().to_string(), id);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_example_config_validates_as_is_once_keys_exist() {
+    let dir = std::env::temp_dir().join(format!("auditfed-validate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/auditfed.toml");
+    // Without keys: one problem, naming the key and the command that fixes it.
+    let out = auditfed()
+        .current_dir(&dir)
+        .args(["validate", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`keys.signing_key`") && stdout.contains("auditfed keygen --out ./auditfed-data/keys"),
+        "{stdout}"
+    );
+    // As the example's header says: keygen, then it is valid from this working directory.
+    let keygen = auditfed()
+        .current_dir(&dir)
+        .args(["keygen", "--out", "./auditfed-data/keys"])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let out = auditfed()
+        .current_dir(&dir)
+        .args(["validate", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn validate_lists_every_problem_with_file_and_key() {
+    let dir = std::env::temp_dir().join(format!("auditfed-validate-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("bad.toml");
+    std::fs::write(
+        &config,
+        r#"
+[kafka]
+bootstrap = "${AUDITFED_TEST_UNSET_VARIABLE}"
+partitons = 6
+[kafka.properties]
+"no.such.librdkafka.property" = "x"
+[normalize]
+sources = ["cloudtrail"]
+batch_max_ms = 0
+"#,
+    )
+    .unwrap();
+    let out = auditfed()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .env_remove("AUDITFED_TEST_UNSET_VARIABLE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "`kafka.bootstrap`: environment variable `AUDITFED_TEST_UNSET_VARIABLE` is not set",
+        "`kafka.partitons`: unknown key",
+        "`normalize.sources[0]`: unknown variant `cloudtrail`",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{}: ", config.display())) && l.contains(expected)),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // Values are checked per section: batch_max_ms is reported with the others
+    // once the section's types are right.
+    std::fs::write(&config, "[normalize]\nbatch_max_ms = 0\n[kafka.properties]\n\"no.such.librdkafka.property\" = \"x\"\n").unwrap();
+    let out = auditfed().args(["validate", "--config"]).arg(&config).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("`normalize.batch_max_ms`: expected a number greater than 0"), "{stdout}");
+    // librdkafka's own checks, one problem per property.
+    std::fs::write(&config, "[kafka.properties]\n\"no.such.property\" = \"x\"\n\"socket.timeout.ms\" = \"abc\"\n").unwrap();
+    let out = auditfed().args(["validate", "--config"]).arg(&config).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("`kafka.properties.\"no.such.property\"`: ") && stdout.contains("No such configuration property"), "{stdout}");
+    assert!(stdout.contains("`kafka.properties.\"socket.timeout.ms\"`: ") && stdout.contains("Invalid value"), "{stdout}");
+}

@@ -235,3 +235,57 @@ fn a_broker_restart_during_processing_loses_and_duplicates_nothing() {
     let committed = p.read_committed();
     expect_exactly(&p, &committed, "br", 800);
 }
+
+#[test]
+fn topics_are_created_as_configured_and_existing_ones_are_validated() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let _guard = serial();
+    let Some(p) = Pipeline::new("topics", "", "") else {
+        return;
+    };
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &p.bootstrap)
+        .create()
+        .unwrap();
+    // A pre-existing chain-state topic that is not compacted: refused, by name.
+    let wrong = format!("{}.chain-state", p.prefix);
+    let created = futures_executor::block_on(admin.create_topics(
+        &[NewTopic::new(&wrong, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "delete")],
+        &AdminOptions::new(),
+    ))
+    .unwrap();
+    assert!(created[0].is_ok(), "{created:?}");
+    let out = p.ingest_output("aws_cloudtrail", "a.jsonl", &cloudtrail_lines("t", 1));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&wrong) && stderr.contains("must be compacted"),
+        "{stderr}"
+    );
+    // Once fixed, the others are created with the configured partitions and policies.
+    futures_executor::block_on(admin.delete_topics(&[&wrong], &AdminOptions::new())).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    p.ingest("aws_cloudtrail", "a.jsonl", &cloudtrail_lines("t", 1));
+    let md = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let ours: Vec<_> = md
+        .topics()
+        .iter()
+        .filter(|t| t.name().starts_with(&format!("{}.", p.prefix)))
+        .collect();
+    assert_eq!(ours.len(), 9 + 5, "9 raw topics, events, seals, dlq, chain-state, cursors");
+    assert!(ours.iter().all(|t| t.partitions().len() == 2));
+    let configs = futures_executor::block_on(admin.describe_configs(
+        &[ResourceSpecifier::Topic(&wrong), ResourceSpecifier::Topic(&format!("{}.events", p.prefix))],
+        &AdminOptions::new(),
+    ))
+    .unwrap();
+    let policy = |i: usize| {
+        configs[i].as_ref().unwrap().get("cleanup.policy").unwrap().value.clone().unwrap()
+    };
+    assert_eq!(policy(0), "compact");
+    assert_eq!(policy(1), "delete");
+}

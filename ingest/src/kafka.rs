@@ -143,13 +143,21 @@ impl Kafka {
         c
     }
 
-    /// Checks the pass-through properties by creating (and dropping) a client:
-    /// librdkafka rejects unknown names and bad values.
-    pub fn check_properties(&self) -> Result<(), IngestError> {
-        self.client_config()
-            .create::<AdminClient<DefaultClientContext>>()
-            .map(drop)
-            .map_err(|e| IngestError::Kafka(format!("kafka.properties: {e}")))
+    /// Checks each pass-through property on its own (librdkafka rejects
+    /// unknown names and bad values): `(name, problem)` for every bad one.
+    pub fn check_properties(&self) -> Vec<(String, String)> {
+        self.properties
+            .iter()
+            .filter_map(|(k, v)| {
+                let mut c = ClientConfig::new();
+                c.set(k, v);
+                // librdkafka would log the client's events to stderr; only the result matters here.
+                c.set("log_level", "0");
+                c.create::<AdminClient<DefaultClientContext>>()
+                    .err()
+                    .map(|e| (k.clone(), e.to_string()))
+            })
+            .collect()
     }
 
     /// Every topic auditfed uses, with its role.
@@ -231,7 +239,11 @@ impl Kafka {
                         TopicReplication::Fixed(self.replication_factor),
                     );
                     match role {
-                        TopicRole::Compacted => t.set("cleanup.policy", "compact"),
+                        // Hourly segments: old states are compacted away within hours, not
+                        // after the default week, so a new owner reads little.
+                        TopicRole::Compacted => t
+                            .set("cleanup.policy", "compact")
+                            .set("segment.ms", "3600000"),
                         TopicRole::Log => t,
                     }
                 })

@@ -71,7 +71,9 @@ pub fn load_signer(config: &Config) -> Result<Arc<dyn Signer>, Vec<Problem>> {
 /// Connects to Kafka and creates/validates the topics; warnings go to stderr.
 pub fn connect(config: &Config) -> Result<Kafka, String> {
     let kafka = Kafka::connect(&config.kafka).map_err(|e| e.to_string())?;
-    kafka.check_properties().map_err(|e| e.to_string())?;
+    if let Some((name, problem)) = kafka.check_properties().into_iter().next() {
+        return Err(format!("kafka.properties.\"{name}\": {problem}"));
+    }
     for warning in kafka.ensure_topics().map_err(|e| e.to_string())? {
         eprintln!("auditfed: warning: {warning}");
     }

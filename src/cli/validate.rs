@@ -28,10 +28,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             if config.kafka.bootstrap != "embedded" {
                 match Kafka::connect(&config.kafka) {
                     Ok(kafka) => {
-                        if let Err(e) = kafka.check_properties() {
+                        for (name, message) in kafka.check_properties() {
                             problems.push(Problem {
-                                key: "kafka.properties".into(),
-                                message: e.to_string(),
+                                key: format!("kafka.properties.\"{name}\""),
+                                message,
                             });
                         }
                     }
