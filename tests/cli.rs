@@ -226,7 +226,8 @@ fn the_example_config_validates_as_is_once_keys_exist() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("`keys.signing_key`") && stdout.contains("auditfed keygen --out ./auditfed-data/keys"),
+        stdout.contains("`keys.signing_key`")
+            && stdout.contains("auditfed keygen --out ./auditfed-data/keys"),
         "{stdout}"
     );
     // As the example's header says: keygen, then it is valid from this working directory.
@@ -284,20 +285,45 @@ batch_max_ms = 0
         "`normalize.sources[0]`: unknown variant `cloudtrail`",
     ] {
         assert!(
-            stdout.lines().any(|l| l.starts_with(&format!("{}: ", config.display())) && l.contains(expected)),
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{}: ", config.display())) && l.contains(expected)),
             "missing {expected:?} in:\n{stdout}"
         );
     }
     // Values are checked per section: batch_max_ms is reported with the others
     // once the section's types are right.
     std::fs::write(&config, "[normalize]\nbatch_max_ms = 0\n[kafka.properties]\n\"no.such.librdkafka.property\" = \"x\"\n").unwrap();
-    let out = auditfed().args(["validate", "--config"]).arg(&config).output().unwrap();
+    let out = auditfed()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("`normalize.batch_max_ms`: expected a number greater than 0"), "{stdout}");
+    assert!(
+        stdout.contains("`normalize.batch_max_ms`: expected a number greater than 0"),
+        "{stdout}"
+    );
     // librdkafka's own checks, one problem per property.
-    std::fs::write(&config, "[kafka.properties]\n\"no.such.property\" = \"x\"\n\"socket.timeout.ms\" = \"abc\"\n").unwrap();
-    let out = auditfed().args(["validate", "--config"]).arg(&config).output().unwrap();
+    std::fs::write(
+        &config,
+        "[kafka.properties]\n\"no.such.property\" = \"x\"\n\"socket.timeout.ms\" = \"abc\"\n",
+    )
+    .unwrap();
+    let out = auditfed()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("`kafka.properties.\"no.such.property\"`: ") && stdout.contains("No such configuration property"), "{stdout}");
-    assert!(stdout.contains("`kafka.properties.\"socket.timeout.ms\"`: ") && stdout.contains("Invalid value"), "{stdout}");
+    assert!(
+        stdout.contains("`kafka.properties.\"no.such.property\"`: ")
+            && stdout.contains("No such configuration property"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`kafka.properties.\"socket.timeout.ms\"`: ")
+            && stdout.contains("Invalid value"),
+        "{stdout}"
+    );
 }

@@ -49,7 +49,10 @@ fn expect_exactly(p: &Pipeline, committed: &support::kafka::Committed, tag: &str
     assert!(dups.is_empty(), "events sealed twice: {dups:?}");
     let expected: std::collections::BTreeMap<String, usize> =
         (0..n).map(|i| (format!("{tag}-{i}"), 1)).collect();
-    assert_eq!(uids, expected, "the sealed events are not exactly the ingested records");
+    assert_eq!(
+        uids, expected,
+        "the sealed events are not exactly the ingested records"
+    );
     committed.assert_gap_free();
     let report = committed.archive_and_verify(&p.dir.join("archive"), p.keyring());
     assert!(
@@ -77,9 +80,20 @@ fn raw_records_become_sealed_events_whose_chains_verify() {
     // The raw record travels with its event, unaltered.
     let first: serde_json::Value = serde_json::from_slice(&committed.events[0].payload).unwrap();
     let raw = first["raw_data"].as_str().unwrap();
-    assert!(lines.iter().any(|l| l == raw), "raw_data is not one of the ingested lines");
-    assert!(committed.events[0].headers["auditfed.raw"].starts_with(&format!("{}.raw.aws_cloudtrail/", p.prefix)));
-    assert!(committed.seals.iter().any(|s| s.contains("\nbatch\n") || s.contains("batch")));
+    assert!(
+        lines.iter().any(|l| l == raw),
+        "raw_data is not one of the ingested lines"
+    );
+    assert!(
+        committed.events[0].headers["auditfed.raw"]
+            .starts_with(&format!("{}.raw.aws_cloudtrail/", p.prefix))
+    );
+    assert!(
+        committed
+            .seals
+            .iter()
+            .any(|s| s.contains("\nbatch\n") || s.contains("batch"))
+    );
 }
 
 #[test]
@@ -92,7 +106,11 @@ fn malformed_input_goes_to_the_dead_letter_topic_with_the_reason() {
     lines.insert(1, "this is not json".into());
     lines.insert(2, r#"{"not":"a cloudtrail record"}"#.into());
     let out = p.ingest("aws_cloudtrail", "mixed.jsonl", &lines);
-    assert_eq!(out.status.code(), Some(1), "ingest exits 1 when something was rejected");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "ingest exits 1 when something was rejected"
+    );
     let mut normalizer = p.spawn_normalizer("n1");
     p.wait_for_events(3, Duration::from_secs(90));
     terminate(&mut normalizer);
@@ -100,14 +118,22 @@ fn malformed_input_goes_to_the_dead_letter_topic_with_the_reason() {
     expect_exactly(&p, &committed, "ok", 3);
     let dl = &committed.dead_letters;
     assert_eq!(dl.len(), 2, "one dead letter per bad record");
-    let ingest = dl.iter().find(|d| d.headers["auditfed.stage"] == "ingest").expect("ingest-stage dead letter");
+    let ingest = dl
+        .iter()
+        .find(|d| d.headers["auditfed.stage"] == "ingest")
+        .expect("ingest-stage dead letter");
     assert_eq!(ingest.payload, b"this is not json");
     assert!(ingest.headers["auditfed.reason"].contains("not the start of a JSON value"));
     assert!(ingest.headers["auditfed.object"].ends_with("mixed.jsonl"));
-    let normalize = dl.iter().find(|d| d.headers["auditfed.stage"] == "normalize").expect("normalize-stage dead letter");
+    let normalize = dl
+        .iter()
+        .find(|d| d.headers["auditfed.stage"] == "normalize")
+        .expect("normalize-stage dead letter");
     assert_eq!(normalize.payload, br#"{"not":"a cloudtrail record"}"#);
     assert!(!normalize.headers["auditfed.reason"].is_empty());
-    assert!(normalize.headers["auditfed.raw"].starts_with(&format!("{}.raw.aws_cloudtrail/", p.prefix)));
+    assert!(
+        normalize.headers["auditfed.raw"].starts_with(&format!("{}.raw.aws_cloudtrail/", p.prefix))
+    );
 }
 
 #[test]
@@ -130,7 +156,11 @@ fn kill_dash_nine_at_random_points_loses_and_duplicates_nothing() {
     let total = iterations * per_round;
     let lines = cloudtrail_lines("k", total);
     for i in 0..iterations {
-        p.ingest("aws_cloudtrail", &format!("r{i}.jsonl"), &lines[i * per_round..(i + 1) * per_round]);
+        p.ingest(
+            "aws_cloudtrail",
+            &format!("r{i}.jsonl"),
+            &lines[i * per_round..(i + 1) * per_round],
+        );
         let mut child = p.spawn_normalizer("victim");
         // Start-up (connect, fence, join, load chain state) takes about a second here.
         std::thread::sleep(Duration::from_millis(800 + rng.below(2500)));
@@ -140,7 +170,10 @@ fn kill_dash_nine_at_random_points_loses_and_duplicates_nothing() {
     // The killed runs did work (not all of it killed before it started).
     let before = p.read_committed().uids().len();
     eprintln!("{before} of {total} events committed across {iterations} killed runs");
-    assert!(before > 0, "no killed run committed anything: the kills came too early");
+    assert!(
+        before > 0,
+        "no killed run committed anything: the kills came too early"
+    );
     let mut child = p.spawn_normalizer("victim");
     p.wait_for_events(total, Duration::from_secs(180));
     terminate(&mut child);
@@ -182,15 +215,26 @@ fn a_second_instance_takes_over_partitions_in_a_rebalance() {
         if report.is_clean() {
             break;
         }
-        assert!(Instant::now() < deadline, "{:#?}\n{}", report.findings, p.logs());
+        assert!(
+            Instant::now() < deadline,
+            "{:#?}\n{}",
+            report.findings,
+            p.logs()
+        );
         std::thread::sleep(Duration::from_millis(1000));
     }
     terminate(&mut b);
     let committed = p.read_committed();
     expect_exactly(&p, &committed, "rb", 1200);
     let logs_b = std::fs::read_to_string(p.dir.join("normalizer-b.log")).unwrap();
-    let resumed = logs_b.lines().filter(|l| l.contains(".raw.aws_cloudtrail/") && l.contains("resuming")).count();
-    assert!(resumed >= 1, "B never continued a chain A had started:\n{logs_b}");
+    let resumed = logs_b
+        .lines()
+        .filter(|l| l.contains(".raw.aws_cloudtrail/") && l.contains("resuming"))
+        .count();
+    assert!(
+        resumed >= 1,
+        "B never continued a chain A had started:\n{logs_b}"
+    );
 }
 
 #[test]
@@ -212,7 +256,10 @@ fn a_broker_restart_during_processing_loses_and_duplicates_nothing() {
     let mut n = p.spawn_normalizer("n1");
     std::thread::sleep(Duration::from_millis(1500));
     let restart = |cmd: &str| {
-        let s = std::process::Command::new(&script).arg(cmd).status().unwrap();
+        let s = std::process::Command::new(&script)
+            .arg(cmd)
+            .status()
+            .unwrap();
         assert!(s.success(), "kafka.sh {cmd}");
     };
     restart("stop");
@@ -226,7 +273,10 @@ fn a_broker_restart_during_processing_loses_and_duplicates_nothing() {
     // librdkafka rides out a broker restart; should the process have given up
     // instead, it must have said why, and a restart must resume exactly.
     if let Some(status) = n.try_wait().unwrap() {
-        eprintln!("normalizer exited during the broker restart ({status}):\n{}", p.logs());
+        eprintln!(
+            "normalizer exited during the broker restart ({status}):\n{}",
+            p.logs()
+        );
         n = p.spawn_normalizer("n1");
     }
     p.wait_for_events(800, Duration::from_secs(180));
@@ -238,7 +288,9 @@ fn a_broker_restart_during_processing_loses_and_duplicates_nothing() {
 
 #[test]
 fn topics_are_created_as_configured_and_existing_ones_are_validated() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+    use rdkafka::admin::{
+        AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication,
+    };
     use rdkafka::client::DefaultClientContext;
     let _guard = serial();
     let Some(p) = Pipeline::new("topics", "", "") else {
@@ -276,15 +328,29 @@ fn topics_are_created_as_configured_and_existing_ones_are_validated() {
         .iter()
         .filter(|t| t.name().starts_with(&format!("{}.", p.prefix)))
         .collect();
-    assert_eq!(ours.len(), 9 + 5, "9 raw topics, events, seals, dlq, chain-state, cursors");
+    assert_eq!(
+        ours.len(),
+        9 + 5,
+        "9 raw topics, events, seals, dlq, chain-state, cursors"
+    );
     assert!(ours.iter().all(|t| t.partitions().len() == 2));
     let configs = futures_executor::block_on(admin.describe_configs(
-        &[ResourceSpecifier::Topic(&wrong), ResourceSpecifier::Topic(&format!("{}.events", p.prefix))],
+        &[
+            ResourceSpecifier::Topic(&wrong),
+            ResourceSpecifier::Topic(&format!("{}.events", p.prefix)),
+        ],
         &AdminOptions::new(),
     ))
     .unwrap();
     let policy = |i: usize| {
-        configs[i].as_ref().unwrap().get("cleanup.policy").unwrap().value.clone().unwrap()
+        configs[i]
+            .as_ref()
+            .unwrap()
+            .get("cleanup.policy")
+            .unwrap()
+            .value
+            .clone()
+            .unwrap()
     };
     assert_eq!(policy(0), "compact");
     assert_eq!(policy(1), "delete");

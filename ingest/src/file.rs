@@ -47,7 +47,10 @@ pub fn ingest_file(
     let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
     let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> = if gzip {
-        Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(file)))
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            MultiGzDecoder::new(file),
+        ))
     } else {
         Box::new(file)
     };

@@ -11,15 +11,13 @@
 //! | `<prefix>.cursors` (compacted) | collector/cursor id | collector position | |
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::{KafkaConfig, Topics};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{
-    AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication,
-};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
@@ -76,7 +74,7 @@ pub struct Kafka {
     replication_factor: i32,
     create_topics: bool,
     topics: Topics,
-    embedded: Option<Arc<MockCluster<'static, DefaultProducerContext>>>,
+    embedded: Option<Rc<MockCluster<'static, DefaultProducerContext>>>,
 }
 
 impl std::fmt::Debug for Kafka {
@@ -92,9 +90,10 @@ impl Kafka {
     /// Connects per `[kafka]`: starts the mock cluster for `embedded`.
     pub fn connect(config: &KafkaConfig) -> Result<Kafka, IngestError> {
         let (bootstrap, embedded) = if config.bootstrap == "embedded" {
-            let cluster = MockCluster::new(1)
-                .map_err(|e| IngestError::Kafka(format!("cannot start the embedded cluster: {e}")))?;
-            (cluster.bootstrap_servers(), Some(Arc::new(cluster)))
+            let cluster = MockCluster::new(1).map_err(|e| {
+                IngestError::Kafka(format!("cannot start the embedded cluster: {e}"))
+            })?;
+            (cluster.bootstrap_servers(), Some(Rc::new(cluster)))
         } else {
             (config.bootstrap.clone(), None)
         };
@@ -187,7 +186,9 @@ impl Kafka {
             for (name, _) in self.all_topics() {
                 cluster
                     .create_topic(&name, self.partitions, 1)
-                    .map_err(|e| IngestError::Kafka(format!("embedded cluster: topic {name}: {e}")))?;
+                    .map_err(|e| {
+                        IngestError::Kafka(format!("embedded cluster: topic {name}: {e}"))
+                    })?;
             }
             return Ok(Vec::new());
         }
@@ -196,15 +197,12 @@ impl Kafka {
             .create()
             .map_err(|e| IngestError::Kafka(format!("cannot create an admin client: {e}")))?;
         let timeout = Duration::from_secs(30);
-        let metadata = admin
-            .inner()
-            .fetch_metadata(None, timeout)
-            .map_err(|e| {
-                IngestError::Kafka(format!(
-                    "cannot reach Kafka at {}: {e} (is the broker running? `scripts/kafka.sh start`)",
-                    self.bootstrap
-                ))
-            })?;
+        let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| {
+            IngestError::Kafka(format!(
+                "cannot reach Kafka at {}: {e} (is the broker running? `scripts/kafka.sh start`)",
+                self.bootstrap
+            ))
+        })?;
         let existing: BTreeMap<String, (usize, usize)> = metadata
             .topics()
             .iter()
@@ -273,8 +271,9 @@ impl Kafka {
             let configs = block_on(admin.describe_configs(&specs, &AdminOptions::new()))
                 .map_err(|e| IngestError::Kafka(format!("cannot describe topics: {e}")))?;
             for ((name, role), config) in present.iter().zip(configs) {
-                let config = config
-                    .map_err(|e| IngestError::Kafka(format!("cannot describe topic {name}: {e}")))?;
+                let config = config.map_err(|e| {
+                    IngestError::Kafka(format!("cannot describe topic {name}: {e}"))
+                })?;
                 let policy = config
                     .get("cleanup.policy")
                     .and_then(|e| e.value.clone())

@@ -9,7 +9,7 @@
 //!   the topic model with its creation and validation).
 //! - [`raw`]: [`raw::RawProducer`], the idempotent producer collectors use.
 //! - [`split`]: one record per source event from a stream of any size.
-//! - [`file`]: `auditfed ingest file`.
+//! - [`mod@file`]: `auditfed ingest file`.
 //!
 //! ```no_run
 //! use auditfed_ingest::kafka::Kafka;

@@ -9,9 +9,7 @@ use std::time::Duration;
 use auditfed_schemas::SourceType;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
-};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
 
 use crate::IngestError;
@@ -142,7 +140,9 @@ impl RawProducer {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((e, _)) => {
-                    return Err(IngestError::Kafka(format!("cannot produce to {topic}: {e}")));
+                    return Err(IngestError::Kafka(format!(
+                        "cannot produce to {topic}: {e}"
+                    )));
                 }
             }
         }
@@ -150,9 +150,9 @@ impl RawProducer {
 
     /// Waits until every queued record is acknowledged or failed.
     pub fn flush(&self, timeout: Duration) -> Result<DeliveryReport, IngestError> {
-        self.producer
-            .flush(timeout)
-            .map_err(|e| IngestError::Kafka(format!("records not acknowledged within {timeout:?}: {e}")))?;
+        self.producer.flush(timeout).map_err(|e| {
+            IngestError::Kafka(format!("records not acknowledged within {timeout:?}: {e}"))
+        })?;
         let c = self.producer.context();
         Ok(DeliveryReport {
             delivered: c.delivered.load(Ordering::Relaxed),

@@ -112,7 +112,9 @@ fn split_lines(
             out(Piece::Bad {
                 offset,
                 bytes: std::mem::take(&mut line),
-                reason: format!("line of {total} bytes exceeds the record size limit of {max_record} bytes; its first {max_record} bytes are kept"),
+                reason: format!(
+                    "line of {total} bytes exceeds the record size limit of {max_record} bytes; its first {max_record} bytes are kept"
+                ),
             })?;
             offset += total;
             continue;
@@ -453,11 +455,18 @@ mod tests {
         let out = pieces(input.as_bytes(), Framing::Json, 1000);
         assert_eq!(
             out,
-            vec![record(12, r#"{"a":"x,]}"}"#), record(27, r#"{"b":[1,{"c":2}]}"#)]
+            vec![
+                record(12, r#"{"a":"x,]}"}"#),
+                record(27, r#"{"b":[1,{"c":2}]}"#)
+            ]
         );
         for key in ["records", "items", "value"] {
             let input = format!(r#"{{"kind":"EventList","{key}":[{{"n":1}},{{"n":2}}]}}"#);
-            assert_eq!(pieces(input.as_bytes(), Framing::Json, 1000).len(), 2, "{key}");
+            assert_eq!(
+                pieces(input.as_bytes(), Framing::Json, 1000).len(),
+                2,
+                "{key}"
+            );
         }
     }
 
@@ -547,7 +556,10 @@ mod tests {
             };
             let o = *offset as usize;
             assert_eq!(&bytes[o..o + rec.len()], rec.as_slice());
-            assert_eq!(&serde_json::from_slice::<serde_json::Value>(rec).unwrap(), want);
+            assert_eq!(
+                &serde_json::from_slice::<serde_json::Value>(rec).unwrap(),
+                want
+            );
         }
     }
 }

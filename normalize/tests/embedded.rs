@@ -97,8 +97,12 @@ fn the_whole_pipeline_runs_in_process_on_the_embedded_cluster() {
                         .and_then(|h| h.value)
                         .map(|v| String::from_utf8_lossy(v).parse::<u64>().unwrap())
                         .unwrap();
-                    let event: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
-                    assert!(event["class_uid"].as_u64().is_some() && event["raw_data"].is_string(), "{event}");
+                    let event: serde_json::Value =
+                        serde_json::from_slice(m.payload().unwrap()).unwrap();
+                    assert!(
+                        event["class_uid"].as_u64().is_some() && event["raw_data"].is_string(),
+                        "{event}"
+                    );
                     seqs.push(seq);
                 }
             }

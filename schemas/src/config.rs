@@ -452,7 +452,10 @@ fn section_into<T: for<'de> Deserialize<'de>>(
                 "." => section.to_owned(),
                 path => format!("{section}.{path}"),
             };
-            problems.push(problem(key, e.into_inner().to_string().trim_end().to_owned()));
+            problems.push(problem(
+                key,
+                e.into_inner().to_string().trim_end().to_owned(),
+            ));
             Err(problems)
         }
     }
@@ -598,7 +601,10 @@ path = "x"
             "keys.colour",
             "archiv",
         ] {
-            assert!(keys.contains(&expected), "{expected} missing in {problems:?}");
+            assert!(
+                keys.contains(&expected),
+                "{expected} missing in {problems:?}"
+            );
         }
         let text = problems
             .iter()

@@ -48,8 +48,8 @@ fn normalize(path: PathBuf) -> Result<ExitCode, String> {
         );
     }
     let instance = config.normalize.instance_id();
-    let mut normalizer = Normalizer::new(&kafka, &config.normalize, &instance, signer)
-        .map_err(|e| e.to_string())?;
+    let mut normalizer =
+        Normalizer::new(&kafka, &config.normalize, &instance, signer).map_err(|e| e.to_string())?;
     eprintln!(
         "auditfed: normalizer {instance} in group {} on {}: consuming {}.raw.*",
         config.normalize.group_id,

@@ -29,7 +29,9 @@ pub fn bootstrap() -> Option<String> {
                 std::env::var("AUDITFED_REQUIRE_KAFKA").as_deref() != Ok("1"),
                 "AUDITFED_REQUIRE_KAFKA=1 but AUDITFED_KAFKA_BOOTSTRAP is not set"
             );
-            eprintln!("skipping: no Kafka broker (run scripts/kafka.sh start and set AUDITFED_KAFKA_BOOTSTRAP=127.0.0.1:9092)");
+            eprintln!(
+                "skipping: no Kafka broker (run scripts/kafka.sh start and set AUDITFED_KAFKA_BOOTSTRAP=127.0.0.1:9092)"
+            );
             None
         }
     }
@@ -94,7 +96,12 @@ group_id = "{prefix}-normalize"
     }
 
     /// `auditfed ingest file` of `lines` (one record each) as `source`, whatever its outcome.
-    pub fn ingest_output(&self, source: &str, name: &str, lines: &[String]) -> std::process::Output {
+    pub fn ingest_output(
+        &self,
+        source: &str,
+        name: &str,
+        lines: &[String],
+    ) -> std::process::Output {
         let file = self.dir.join(name);
         std::fs::write(&file, lines.join("\n")).unwrap();
         auditfed()
@@ -168,7 +175,8 @@ group_id = "{prefix}-normalize"
                 .fetch_metadata(Some(t), Duration::from_secs(10))
                 .unwrap();
             for p in md.topics()[0].partitions() {
-                tpl.add_partition_offset(t, p.id(), Offset::Beginning).unwrap();
+                tpl.add_partition_offset(t, p.id(), Offset::Beginning)
+                    .unwrap();
                 open += 1;
             }
         }
@@ -176,7 +184,10 @@ group_id = "{prefix}-normalize"
         let mut committed = Committed::default();
         let deadline = Instant::now() + Duration::from_secs(60);
         while open > 0 {
-            assert!(Instant::now() < deadline, "reading the output topics timed out");
+            assert!(
+                Instant::now() < deadline,
+                "reading the output topics timed out"
+            );
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => {
                     let headers: HashMap<String, String> = m
@@ -199,7 +210,9 @@ group_id = "{prefix}-normalize"
                     } else if m.topic() == topics[1] {
                         committed.seals.push(String::from_utf8(payload).unwrap());
                     } else {
-                        committed.dead_letters.push(EventRecord { headers, payload });
+                        committed
+                            .dead_letters
+                            .push(EventRecord { headers, payload });
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => open -= 1,
@@ -268,7 +281,10 @@ impl Committed {
         }
         for (chain, seqs) in &chains {
             let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-            assert_eq!(seqs, &expected, "chain {chain} is not gap- and duplicate-free in topic order");
+            assert_eq!(
+                seqs, &expected,
+                "chain {chain} is not gap- and duplicate-free in topic order"
+            );
         }
         (chains.len(), self.events.len())
     }
@@ -283,16 +299,19 @@ impl Committed {
             let h = &e.headers;
             let event: auditfed_schemas::ocsf::Event = serde_json::from_slice(&e.payload).unwrap();
             let hash = |k: &str| -> [u8; 32] { hex::decode(&h[k]).unwrap().try_into().unwrap() };
-            by_chain.entry(h["auditfed.chain"].clone()).or_default().push(SealedRow {
-                raw_record: event.raw_data.as_ref().map(|r| r.as_bytes().to_vec()),
-                event,
-                event_json: e.payload.clone(),
-                source: h["auditfed.source"].clone(),
-                chain: h["auditfed.chain"].clone(),
-                seq: h["auditfed.seq"].parse().unwrap(),
-                leaf: hash("auditfed.leaf"),
-                chain_hash: hash("auditfed.chain_hash"),
-            });
+            by_chain
+                .entry(h["auditfed.chain"].clone())
+                .or_default()
+                .push(SealedRow {
+                    raw_record: event.raw_data.as_ref().map(|r| r.as_bytes().to_vec()),
+                    event,
+                    event_json: e.payload.clone(),
+                    source: h["auditfed.source"].clone(),
+                    chain: h["auditfed.chain"].clone(),
+                    seq: h["auditfed.seq"].parse().unwrap(),
+                    leaf: hash("auditfed.leaf"),
+                    chain_hash: hash("auditfed.chain_hash"),
+                });
         }
         for rows in by_chain.values() {
             write_rows(&store, rows).unwrap();
@@ -309,8 +328,7 @@ impl Committed {
 pub fn cloudtrail_lines(tag: &str, n: usize) -> Vec<String> {
     let fixture = super::root()
         .join("normalize/tests/fixtures/aws_cloudtrail/otel-contrib__cloudtrail_log.json");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
     let records = doc["Records"].as_array().unwrap();
     (0..n)
         .map(|i| {
@@ -332,7 +350,10 @@ pub fn terminate(child: &mut Child) {
             assert!(status.success(), "normalizer exited with {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "normalizer did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "normalizer did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

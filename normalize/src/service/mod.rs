@@ -88,13 +88,21 @@ impl ConsumerContext for RebalanceLog {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let mut r = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            r.extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
+            r.extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition())),
+            );
         }
     }
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             let mut a = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-            a.extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
+            a.extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition())),
+            );
         }
     }
 }
@@ -281,7 +289,11 @@ impl Normalizer {
     /// Logs a warning, once per 10 s for a repeated one (a broker outage repeats every poll).
     fn warn(&mut self, message: String) {
         let now = Instant::now();
-        if self.last_warning.as_ref().is_some_and(|(m, t)| *m == message && now.duration_since(*t) < Duration::from_secs(10)) {
+        if self
+            .last_warning
+            .as_ref()
+            .is_some_and(|(m, t)| *m == message && now.duration_since(*t) < Duration::from_secs(10))
+        {
             return;
         }
         eprintln!("auditfed normalize: {message}");
@@ -290,9 +302,7 @@ impl Normalizer {
 
     fn revoked_now(&self, raw: &Raw) -> bool {
         let assignment = self.consumer.assignment().ok();
-        assignment.is_some_and(|a| {
-            a.find_partition(&raw.topic, raw.partition).is_none()
-        })
+        assignment.is_some_and(|a| a.find_partition(&raw.topic, raw.partition).is_none())
     }
 
     fn apply_revocations(&mut self, batch: &mut Vec<Raw>) {
@@ -345,12 +355,13 @@ impl Normalizer {
         for (topic, partition) in new {
             let id = chain_id(&topic, partition);
             let source = self.sources[&topic];
-            let committed_offset = committed
-                .find_partition(&topic, partition)
-                .and_then(|e| match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                });
+            let committed_offset =
+                committed
+                    .find_partition(&topic, partition)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
             let stored = match stored.get(&id) {
                 Some(s) => {
                     if let Some(c) = committed_offset
@@ -376,8 +387,12 @@ impl Normalizer {
                     }
                 }
             };
-            let sealer = Sealer::restore(stored.state.clone(), self.sealer_config(), self.signer.clone())
-                .map_err(|e| ServiceError::State(format!("{id}: {e}")))?;
+            let sealer = Sealer::restore(
+                stored.state.clone(),
+                self.sealer_config(),
+                self.signer.clone(),
+            )
+            .map_err(|e| ServiceError::State(format!("{id}: {e}")))?;
             if stored.state.last_seq > 0 || stored.next_offset > 0 {
                 eprintln!(
                     "auditfed normalize: {id}: resuming at input offset {} after seq {}",
@@ -469,7 +484,9 @@ impl Normalizer {
                 Ok(())
             }
             Err(TxnFailure::Abortable(why)) => {
-                eprintln!("auditfed normalize: transaction aborted ({why}); rolling back to the committed state");
+                eprintln!(
+                    "auditfed normalize: transaction aborted ({why}); rolling back to the committed state"
+                );
                 self.stats.aborted += 1;
                 let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
                 self.roll_back()
@@ -483,8 +500,9 @@ impl Normalizer {
         let mut seeks = Vec::new();
         for ((topic, partition), chain) in self.chains.iter_mut() {
             if chain.dirty {
-                chain.sealer = Sealer::restore(chain.committed.state.clone(), config, self.signer.clone())
-                    .map_err(|e| ServiceError::State(e.to_string()))?;
+                chain.sealer =
+                    Sealer::restore(chain.committed.state.clone(), config, self.signer.clone())
+                        .map_err(|e| ServiceError::State(e.to_string()))?;
                 chain.next_offset = chain.committed.next_offset;
                 chain.dirty = false;
             }
@@ -499,11 +517,17 @@ impl Normalizer {
     fn commit(&mut self, pending: &[Pending]) -> Result<(), TxnFailure> {
         let classify = |what: &str, e: KafkaError| -> TxnFailure {
             let fatal = match &e {
-                KafkaError::Transaction(t) => t.is_fatal() || !t.txn_requires_abort() && !t.is_retriable(),
+                KafkaError::Transaction(t) => {
+                    t.is_fatal() || !t.txn_requires_abort() && !t.is_retriable()
+                }
                 _ => false,
             };
             let why = format!("{what}: {e}");
-            if fatal { TxnFailure::Fatal(why) } else { TxnFailure::Abortable(why) }
+            if fatal {
+                TxnFailure::Fatal(why)
+            } else {
+                TxnFailure::Abortable(why)
+            }
         };
         self.producer
             .begin_transaction()
@@ -533,7 +557,8 @@ impl Normalizer {
             let record = BaseRecord::to(&state_topic)
                 .key(key.as_str())
                 .payload(value.as_slice());
-            self.send_record(record).map_err(|e| classify("produce chain state", e))?;
+            self.send_record(record)
+                .map_err(|e| classify("produce chain state", e))?;
         }
         if offsets.count() > 0 {
             let group = self
@@ -559,7 +584,10 @@ impl Normalizer {
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    r,
+                )) => {
                     record = r;
                     self.producer.poll(Duration::from_millis(10));
                 }
@@ -575,7 +603,10 @@ enum TxnFailure {
 }
 
 fn is_fatal(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::Global(rdkafka::types::RDKafkaErrorCode::Fatal))
+    matches!(
+        e,
+        KafkaError::Global(rdkafka::types::RDKafkaErrorCode::Fatal)
+    )
 }
 
 fn stored_of(chain: &Chain) -> StoredChain {
@@ -630,17 +661,34 @@ struct PendingRecord<'a> {
 }
 
 impl Pending {
-    fn record<'a>(&'a self, topics: &auditfed_schemas::config::Topics) -> (String, PendingRecord<'a>) {
-        let h = |k: &'static str, v: &'a str| Header { key: k, value: Some(v) };
+    fn record<'a>(
+        &'a self,
+        topics: &auditfed_schemas::config::Topics,
+    ) -> (String, PendingRecord<'a>) {
+        let h = |k: &'static str, v: &'a str| Header {
+            key: k,
+            value: Some(v),
+        };
         match self {
-            Pending::Event { chain, seq, leaf, chain_hash, source, raw, canonical } => (
+            Pending::Event {
+                chain,
+                seq,
+                leaf,
+                chain_hash,
+                source,
+                raw,
+                canonical,
+            } => (
                 topics.events(),
                 PendingRecord {
                     key: chain,
                     payload: canonical,
                     headers: OwnedHeaders::new()
                         .insert(h(headers::CHAIN, chain))
-                        .insert(Header { key: headers::SEQ, value: Some(seq.to_string().as_str()) })
+                        .insert(Header {
+                            key: headers::SEQ,
+                            value: Some(seq.to_string().as_str()),
+                        })
                         .insert(h(headers::LEAF, leaf))
                         .insert(h(headers::CHAIN_HASH, chain_hash))
                         .insert(h(headers::SOURCE, source.as_str()))
@@ -655,7 +703,13 @@ impl Pending {
                     headers: OwnedHeaders::new().insert(h(headers::CHAIN, chain)),
                 },
             ),
-            Pending::DeadLetter { source, raw, object, reason, payload } => (
+            Pending::DeadLetter {
+                source,
+                raw,
+                object,
+                reason,
+                payload,
+            } => (
                 topics.dlq(),
                 PendingRecord {
                     key: object.as_deref().unwrap_or(raw),
@@ -678,17 +732,15 @@ impl Pending {
 }
 
 /// Maps one raw record; a mapper panic becomes an error, never a stalled partition.
-fn map_record(
-    source: SourceType,
-    raw: &Raw,
-    now: i64,
-) -> Vec<Result<Output, String>> {
+fn map_record(source: SourceType, raw: &Raw, now: i64) -> Vec<Result<Output, String>> {
     let meta = SourceMeta {
-        object: Some(match (raw.header(headers::OBJECT), raw.header(headers::OFFSET)) {
-            (Some(o), Some(off)) => format!("{o}#{off}"),
-            (Some(o), None) => o.to_owned(),
-            _ => format!("kafka://{}/{}/{}", raw.topic, raw.partition, raw.offset),
-        }),
+        object: Some(
+            match (raw.header(headers::OBJECT), raw.header(headers::OFFSET)) {
+                (Some(o), Some(off)) => format!("{o}#{off}"),
+                (Some(o), None) => o.to_owned(),
+                _ => format!("kafka://{}/{}/{}", raw.topic, raw.partition, raw.offset),
+            },
+        ),
         collector_id: raw.header(headers::COLLECTOR).map(str::to_owned),
         received_time: raw
             .header(headers::RECEIVED_MS)
@@ -697,13 +749,19 @@ fn map_record(
         assumed_year: None,
         upstream_integrity: None,
     };
-    match std::panic::catch_unwind(AssertUnwindSafe(|| normalize(Some(source), &raw.payload, &meta))) {
-        Ok(outputs) if outputs.is_empty() => vec![Err("no event in the record (empty or whitespace)".into())],
+    match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        normalize(Some(source), &raw.payload, &meta)
+    })) {
+        Ok(outputs) if outputs.is_empty() => {
+            vec![Err("no event in the record (empty or whitespace)".into())]
+        }
         Ok(outputs) => outputs
             .into_iter()
             .map(|o| o.map_err(|e| e.to_string()))
             .collect(),
-        Err(_) => vec![Err("the mapper panicked on this record (a bug: please report it with the record)".into())],
+        Err(_) => vec![Err(
+            "the mapper panicked on this record (a bug: please report it with the record)".into(),
+        )],
     }
 }
 
@@ -728,7 +786,10 @@ fn seal_output(
     let dead = |reason: String| Pending::DeadLetter {
         source: chain.source,
         raw: position.clone(),
-        object: raw.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
+        object: raw
+            .key
+            .as_ref()
+            .map(|k| String::from_utf8_lossy(k).into_owned()),
         reason,
         payload: raw.payload.clone(),
     };
@@ -744,7 +805,10 @@ fn seal_output(
                 )));
                 return Ok(());
             }
-            let (sealed, note) = chain.sealer.seal(&Canonical(canonical), now).map_err(seal_err)?;
+            let (sealed, note) = chain
+                .sealer
+                .seal(&Canonical(canonical), now)
+                .map_err(seal_err)?;
             out.push(Pending::Event {
                 chain: sealed.chain.clone(),
                 seq: sealed.seq,
