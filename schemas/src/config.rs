@@ -145,6 +145,8 @@ pub struct NormalizeConfig {
     pub sources: Vec<SourceType>,
     /// Records per transaction, at most.
     pub batch_max_records: usize,
+    /// Bytes of raw records per transaction, at most (bounds memory).
+    pub batch_max_bytes: usize,
     /// A transaction is committed at least this often when records arrive (ms).
     pub batch_max_ms: u64,
     /// A signed checkpoint after this many events of a chain...
@@ -169,6 +171,7 @@ impl Default for NormalizeConfig {
             group_id: "auditfed-normalize".into(),
             sources: Vec::new(),
             batch_max_records: 2_000,
+            batch_max_bytes: 16 << 20,
             batch_max_ms: 200,
             checkpoint_every_events: 10_000,
             checkpoint_every_secs: 60,
@@ -398,6 +401,7 @@ impl Config {
         for (key, value) in [
             ("normalize.batch_max_records", n.batch_max_records as u64),
             ("normalize.batch_max_ms", n.batch_max_ms),
+            ("normalize.batch_max_bytes", n.batch_max_bytes as u64),
             (
                 "normalize.checkpoint_every_events",
                 n.checkpoint_every_events,

@@ -245,10 +245,15 @@ impl Normalizer {
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Stats, ServiceError> {
         while !stop.load(Ordering::Relaxed) {
             let batch = self.gather()?;
-            self.load_new_chains()?;
+            let repositioned = self.load_new_chains()?;
+            // Only records of partitions we own, and none fetched before a seek
+            // moved the partition elsewhere (they come again from the new position).
             let batch: Vec<Raw> = batch
                 .into_iter()
-                .filter(|r| self.chains.contains_key(&(r.topic.clone(), r.partition)))
+                .filter(|r| {
+                    let key = (r.topic.clone(), r.partition);
+                    self.chains.contains_key(&key) && !repositioned.contains(&key)
+                })
                 .collect();
             self.transaction(batch, false)?;
         }
@@ -260,6 +265,7 @@ impl Normalizer {
     /// Polls up to `batch_max_records` records or `batch_max_ms`.
     fn gather(&mut self) -> Result<Vec<Raw>, ServiceError> {
         let mut batch = Vec::new();
+        let mut bytes = 0;
         let deadline = Instant::now() + Duration::from_millis(self.config.batch_max_ms);
         while batch.len() < self.config.batch_max_records {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -270,11 +276,11 @@ impl Normalizer {
             self.apply_revocations(&mut batch);
             match polled {
                 Some(Ok(raw)) => {
-                    // A record polled just before its partition was revoked is not ours.
-                    if self.revoked_now(&raw) {
-                        continue;
-                    }
+                    bytes += raw.payload.len();
                     batch.push(raw);
+                    if bytes >= self.config.batch_max_bytes {
+                        break;
+                    }
                 }
                 Some(Err(e)) if is_fatal(&e) => {
                     return Err(ServiceError::Kafka(format!("consumer: {e}")));
@@ -300,11 +306,6 @@ impl Normalizer {
         self.last_warning = Some((message, now));
     }
 
-    fn revoked_now(&self, raw: &Raw) -> bool {
-        let assignment = self.consumer.assignment().ok();
-        assignment.is_some_and(|a| a.find_partition(&raw.topic, raw.partition).is_none())
-    }
-
     fn apply_revocations(&mut self, batch: &mut Vec<Raw>) {
         let revoked: Vec<(String, i32)> = std::mem::take(
             &mut *self
@@ -322,8 +323,9 @@ impl Normalizer {
         self.chains.retain(|k, _| !revoked.contains(k));
     }
 
-    /// Loads the committed state of newly assigned partitions.
-    fn load_new_chains(&mut self) -> Result<(), ServiceError> {
+    /// Loads the committed state of newly assigned partitions; returns those
+    /// the consumer had to be moved for.
+    fn load_new_chains(&mut self) -> Result<HashSet<(String, i32)>, ServiceError> {
         let assigned: Vec<(String, i32)> = std::mem::take(
             &mut *self
                 .consumer
@@ -336,8 +338,9 @@ impl Normalizer {
             .into_iter()
             .filter(|k| !self.chains.contains_key(k))
             .collect();
+        let mut repositioned = HashSet::new();
         if new.is_empty() {
-            return Ok(());
+            return Ok(repositioned);
         }
         // The committed offsets first: librdkafka asks for stable offsets, so
         // this waits until a previous owner's pending transaction is resolved.
@@ -402,6 +405,7 @@ impl Normalizer {
             // Position the consumer where the chain continues.
             if committed_offset != Some(stored.next_offset) {
                 self.seek(&topic, partition, stored.next_offset)?;
+                repositioned.insert((topic.clone(), partition));
             }
             self.chains.insert(
                 (topic, partition),
@@ -414,7 +418,7 @@ impl Normalizer {
                 },
             );
         }
-        Ok(())
+        Ok(repositioned)
     }
 
     fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), ServiceError> {
@@ -438,6 +442,18 @@ impl Normalizer {
             };
             if raw.offset < chain.next_offset {
                 continue; // already sealed in a committed transaction
+            }
+            if raw.offset > chain.next_offset {
+                // Records deleted by the raw topic's retention before they were
+                // normalized: lost upstream of the chain, and said so.
+                eprintln!(
+                    "auditfed normalize: {}/{}: raw offsets {}..{} are gone (retention?); continuing at {}",
+                    raw.topic,
+                    raw.partition,
+                    chain.next_offset,
+                    raw.offset - 1,
+                    raw.offset
+                );
             }
             chain.next_offset = raw.offset + 1;
             chain.dirty = true;
