@@ -139,8 +139,8 @@ impl KeysConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NormalizeConfig {
-    /// Consumer group of the normalizer instances.
-    pub group_id: String,
+    /// Consumer group of the normalizer instances (default `<topic_prefix>.normalize`).
+    pub group_id: Option<String>,
     /// The raw topics to consume, by source; empty means every source.
     pub sources: Vec<SourceType>,
     /// Records per transaction, at most.
@@ -168,7 +168,7 @@ pub struct NormalizeConfig {
 impl Default for NormalizeConfig {
     fn default() -> Self {
         NormalizeConfig {
-            group_id: "auditfed-normalize".into(),
+            group_id: None,
             sources: Vec::new(),
             batch_max_records: 2_000,
             batch_max_bytes: 16 << 20,
@@ -183,6 +183,14 @@ impl Default for NormalizeConfig {
 }
 
 impl NormalizeConfig {
+    /// The consumer group: `group_id`, else `<topic_prefix>.normalize`, so
+    /// pipelines with different prefixes never share a group by accident.
+    pub fn group_id(&self, topics: &Topics) -> String {
+        self.group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}.normalize", topics.prefix))
+    }
+
     /// `instance_id`, else the host name, else `default`.
     pub fn instance_id(&self) -> String {
         self.instance_id
@@ -414,7 +422,7 @@ impl Config {
                 problems.push(problem(key, "expected a number greater than 0"));
             }
         }
-        if n.group_id.is_empty() {
+        if n.group_id.as_deref() == Some("") {
             problems.push(problem("normalize.group_id", "empty"));
         }
         if self.keys.signing_key_name().is_empty() {

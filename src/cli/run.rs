@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use auditfed_normalize::service::Normalizer;
 
@@ -22,16 +23,23 @@ enum Service {
         /// The configuration file (see examples/auditfed.toml).
         #[arg(long)]
         config: PathBuf,
+        /// Stop (committing everything and checkpointing the chains) once no
+        /// record arrived for this many seconds: for backfills and benchmarks.
+        #[arg(long, value_name = "SECS")]
+        exit_when_idle: Option<u64>,
     },
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     match args.service {
-        Service::Normalize { config } => normalize(config),
+        Service::Normalize {
+            config,
+            exit_when_idle,
+        } => normalize(config, exit_when_idle.map(Duration::from_secs)),
     }
 }
 
-fn normalize(path: PathBuf) -> Result<ExitCode, String> {
+fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
     let config = load_config(Some(&path))?;
     let signer = load_signer(&config).map_err(|problems| {
         problems
@@ -52,13 +60,17 @@ fn normalize(path: PathBuf) -> Result<ExitCode, String> {
         Normalizer::new(&kafka, &config.normalize, &instance, signer).map_err(|e| e.to_string())?;
     eprintln!(
         "auditfed: normalizer {instance} in group {} on {}: consuming {}.raw.*",
-        config.normalize.group_id,
+        config.normalize.group_id(kafka.topics()),
         kafka.bootstrap(),
         config.kafka.topic_prefix
     );
-    let stats = normalizer.run(&stop).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let stats = normalizer
+        .run_until(&stop, idle)
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "auditfed: normalizer stopped: {} records, {} events, {} checkpoints, {} dead letters in {} transactions ({} aborted and retried)",
+        "auditfed: normalizer stopped after {secs:.1} s: {} records, {} events, {} checkpoints, {} dead letters in {} transactions ({} aborted and retried)",
         stats.records,
         stats.events,
         stats.checkpoints,

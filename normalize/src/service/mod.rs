@@ -182,9 +182,10 @@ impl Normalizer {
             let what = what.to_owned();
             move |e: KafkaError| ServiceError::Kafka(format!("{what}: {e}"))
         };
+        let group_id = config.group_id(kafka.topics());
         let consumer: BaseConsumer<RebalanceLog> = kafka
             .client_config()
-            .set("group.id", &config.group_id)
+            .set("group.id", &group_id)
             // Static membership (KIP-345): a restarted instance takes its
             // partitions back at once instead of waiting out the session.
             .set("group.instance.id", instance_id)
@@ -197,10 +198,7 @@ impl Normalizer {
             .map_err(kerr("consumer"))?;
         let producer: BaseProducer = kafka
             .client_config()
-            .set(
-                "transactional.id",
-                format!("{}-{instance_id}", config.group_id),
-            )
+            .set("transactional.id", format!("{group_id}-{instance_id}"))
             .set(
                 "transaction.timeout.ms",
                 config.transaction_timeout_ms.to_string(),
@@ -243,8 +241,39 @@ impl Normalizer {
 
     /// Runs until `stop` is set; then checkpoints what is pending and commits.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Stats, ServiceError> {
+        self.run_until(stop, None)
+    }
+
+    /// [`Normalizer::run`], also stopping once no record arrived for
+    /// `idle` (backfills, benchmarks). A progress line goes to stderr every 10 s.
+    pub fn run_until(
+        &mut self,
+        stop: &AtomicBool,
+        idle: Option<Duration>,
+    ) -> Result<Stats, ServiceError> {
+        let started = Instant::now();
+        let mut last_record = Instant::now();
+        let mut last_report = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let batch = self.gather()?;
+            if !batch.is_empty() {
+                last_record = Instant::now();
+            } else if idle.is_some_and(|idle| last_record.elapsed() >= idle) {
+                break;
+            }
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                last_report = Instant::now();
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "auditfed normalize: {} records, {} events ({:.0}/s), {} checkpoints, {} dead letters, {} chains",
+                    self.stats.records,
+                    self.stats.events,
+                    self.stats.events as f64 / secs,
+                    self.stats.checkpoints,
+                    self.stats.dead_letters,
+                    self.chains.len()
+                );
+            }
             let repositioned = self.load_new_chains()?;
             // Only records of partitions we own, and none fetched before a seek
             // moved the partition elsewhere (they come again from the new position).
@@ -357,7 +386,12 @@ impl Normalizer {
         let now = now_ms();
         for (topic, partition) in new {
             let id = chain_id(&topic, partition);
-            let source = self.sources[&topic];
+            let Some(source) = self.sources.get(&topic).copied() else {
+                // Another member's subscription (a restarted static member whose
+                // sources changed gets its old assignment until the rebalance).
+                self.warn(format!("assigned {topic}/{partition}, which is not one of the configured sources: ignored"));
+                continue;
+            };
             let committed_offset =
                 committed
                     .find_partition(&topic, partition)
@@ -435,7 +469,10 @@ impl Normalizer {
     fn transaction(&mut self, batch: Vec<Raw>, flush: bool) -> Result<(), ServiceError> {
         let now = now_ms();
         let mut pending = Vec::new();
-        for raw in &batch {
+        // Mapping is pure and the costly part: done on every core; sealing
+        // then follows each chain's order on this thread.
+        let mapped = map_parallel(&batch, &self.chains, now);
+        for (raw, outputs) in batch.iter().zip(mapped) {
             let key = (raw.topic.clone(), raw.partition);
             let Some(chain) = self.chains.get_mut(&key) else {
                 continue;
@@ -457,7 +494,6 @@ impl Normalizer {
             }
             chain.next_offset = raw.offset + 1;
             chain.dirty = true;
-            let outputs = map_record(chain.source, raw, now);
             for output in outputs {
                 seal_output(chain, raw, output, now, self.max_event_bytes, &mut pending)?;
             }
@@ -745,6 +781,36 @@ impl Pending {
             ),
         }
     }
+}
+
+/// Maps the batch's records on all cores, in batch order.
+fn map_parallel(
+    batch: &[Raw],
+    chains: &HashMap<(String, i32), Chain>,
+    now: i64,
+) -> Vec<Vec<Result<Output, String>>> {
+    let map_one = |raw: &Raw| match chains.get(&(raw.topic.clone(), raw.partition)) {
+        Some(chain) if raw.offset >= chain.next_offset => map_record(chain.source, raw, now),
+        _ => Vec::new(),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || batch.len() < 64 {
+        return batch.iter().map(map_one).collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(map_one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .expect("map_record turns mapper panics into errors")
+            })
+            .collect()
+    })
 }
 
 /// Maps one raw record; a mapper panic becomes an error, never a stalled partition.
