@@ -72,7 +72,7 @@ fn raw_records_become_sealed_events_whose_chains_verify() {
     let lines = cloudtrail_lines("ev", 300);
     p.ingest("aws_cloudtrail", "a.jsonl", &lines[..150]);
     let mut normalizer = p.spawn_normalizer("n1");
-    p.ingest("aws_cloudtrail", "b.jsonl", &lines[150..]);
+    p.ingest("aws_cloudtrail", "b.jsonl.gz", &lines[150..]);
     p.wait_for_events(300, Duration::from_secs(90));
     terminate(&mut normalizer);
     let committed = p.read_committed();
@@ -354,4 +354,42 @@ fn topics_are_created_as_configured_and_existing_ones_are_validated() {
     };
     assert_eq!(policy(0), "compact");
     assert_eq!(policy(1), "delete");
+}
+
+#[test]
+fn a_zombie_with_the_same_instance_id_is_fenced() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("zombie", "batch_max_records = 20\nbatch_max_ms = 50", "") else {
+        return;
+    };
+    let lines = cloudtrail_lines("z", 600);
+    p.ingest("aws_cloudtrail", "a.jsonl", &lines[..300]);
+    let mut old = p.spawn_normalizer("same");
+    std::thread::sleep(Duration::from_millis(2500));
+    // A second process claims the same identity (a restarted pod whose old
+    // one is still alive, say): the old one must stop writing.
+    let mut new = p.spawn_normalizer("same");
+    p.ingest("aws_cloudtrail", "b.jsonl", &lines[300..]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = old.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the zombie was not fenced:\n{}",
+            p.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        !status.success(),
+        "the fenced instance must exit with an error"
+    );
+    let logs = p.logs().to_lowercase();
+    assert!(logs.contains("fenced"), "{logs}");
+    p.wait_for_events(600, Duration::from_secs(120));
+    terminate(&mut new);
+    let committed = p.read_committed();
+    expect_exactly(&p, &committed, "z", 600);
 }
