@@ -44,16 +44,34 @@ pub fn ingest_file(
         .map_err(io)?
         .to_string_lossy()
         .into_owned();
-    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-    let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    let file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
+    ingest_reader(&object, file, source, producer, max_record_bytes, now_ms).map_err(|e| match e {
+        IngestError::Io(m) => IngestError::Io(format!("{}: {m}", path.display())),
+        other => other,
+    })
+}
+
+/// Streams one object (plain or gzip) from `input` into the raw topic of
+/// `source`; `object` names it in the records' headers.
+pub fn ingest_reader<R: BufRead + 'static>(
+    object: &str,
+    mut input: R,
+    source: SourceType,
+    producer: &RawProducer,
+    max_record_bytes: usize,
+    now_ms: i64,
+) -> Result<FileStats, IngestError> {
+    let io = |e: std::io::Error| IngestError::Io(e.to_string());
+    let gzip = input.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> = if gzip {
         Box::new(BufReader::with_capacity(
             256 * 1024,
-            MultiGzDecoder::new(file),
+            MultiGzDecoder::new(input),
         ))
     } else {
-        Box::new(file)
+        Box::new(input)
     };
+    let object = object.to_owned();
     let mut stats = FileStats::default();
     let mut failure: Option<IngestError> = None;
     let mut counted = CountingReader {

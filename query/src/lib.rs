@@ -16,7 +16,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod archiver;
 pub mod proof;
+pub mod sql;
 pub mod store;
 pub mod verify;
 pub mod writer;
@@ -37,4 +39,10 @@ pub enum QueryError {
     /// What was asked for is not in the archive.
     #[error("{0}")]
     NotFound(String),
+    /// A SQL statement failed (syntax, unknown column, execution).
+    #[error("sql: {0}")]
+    Sql(String),
+    /// Kafka failed, or a record on an auditfed topic is malformed.
+    #[error("kafka: {0}")]
+    Kafka(String),
 }

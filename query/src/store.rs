@@ -110,7 +110,11 @@ impl ArchiveStore for LocalDir {
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(err)?;
-        std::fs::rename(&tmp, &full).map_err(err)
+        std::fs::rename(&tmp, &full).map_err(err)?;
+        // The rename is durable once the directory is synced.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)
     }
 
     fn delete(&self, path: &str) -> Result<(), QueryError> {

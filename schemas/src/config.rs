@@ -240,13 +240,29 @@ impl Default for IngestConfig {
 pub struct ArchiveConfig {
     /// Where the Parquet archive lives (a directory).
     pub path: PathBuf,
+    /// Consumer group of the archiver (default `<topic_prefix>.archive`).
+    pub group_id: Option<String>,
+    /// A data file never holds rows across a multiple of this sequence
+    /// number: bounds the rows buffered per chain between checkpoints.
+    pub file_max_rows: u64,
 }
 
 impl Default for ArchiveConfig {
     fn default() -> Self {
         ArchiveConfig {
             path: PathBuf::from("./auditfed-data/archive"),
+            group_id: None,
+            file_max_rows: 100_000,
         }
+    }
+}
+
+impl ArchiveConfig {
+    /// `group_id`, else `<topic_prefix>.archive`.
+    pub fn group_id(&self, topics: &Topics) -> String {
+        self.group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}.archive", topics.prefix))
     }
 }
 
@@ -424,6 +440,12 @@ impl Config {
         }
         if n.group_id.as_deref() == Some("") {
             problems.push(problem("normalize.group_id", "empty"));
+        }
+        if self.archive.file_max_rows == 0 {
+            problems.push(problem(
+                "archive.file_max_rows",
+                "expected a number greater than 0",
+            ));
         }
         if self.keys.signing_key_name().is_empty() {
             problems.push(problem("keys.signing_key", "expected a file path"));

@@ -20,11 +20,33 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let key_path = args.out.join(format!("{}.key", args.name));
-    let keyring_path = args.out.join("keyring");
-    // Read the keyring first: never write a key next to a keyring we cannot update.
+    let key = create(&args.out, &args.name)?;
+    println!("key id {} ({})", key.id, args.name);
+    println!(
+        "private key: {} (keep it secret; mode 0600)",
+        key.private_key.display()
+    );
+    println!(
+        "public key added to {}: {}",
+        key.keyring.display(),
+        key.public
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A key written by [`create`].
+pub struct CreatedKey {
+    pub id: String,
+    pub public: String,
+    pub private_key: PathBuf,
+    pub keyring: PathBuf,
+}
+
+/// Writes `<out>/<name>.key` (0600) and appends its public key to `<out>/keyring`.
+pub fn create(out: &Path, name: &str) -> Result<CreatedKey, String> {
+    fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let key_path = out.join(format!("{name}.key"));
+    let keyring_path = out.join("keyring");
     let existing = match fs::read_to_string(&keyring_path) {
         Ok(text) => {
             Keyring::parse(&text).map_err(|e| format!("{}: {e}", keyring_path.display()))?
@@ -32,11 +54,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Keyring::default(),
         Err(e) => return Err(format!("cannot read {}: {e}", keyring_path.display())),
     };
-    let (pem, vkey) = generate_key(&args.name).map_err(|e| e.to_string())?;
+    let (pem, vkey) = generate_key(name).map_err(|e| e.to_string())?;
     if existing
         .keys()
         .iter()
-        .any(|k| k.name() == args.name && k.id() == vkey.id())
+        .any(|k| k.name() == name && k.id() == vkey.id())
     {
         return Err(format!(
             "{}: key id {} is already in the keyring",
@@ -52,16 +74,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot open {}: {e}", keyring_path.display()))?;
     writeln!(keyring, "{vkey}")
         .map_err(|e| format!("cannot write {}: {e}", keyring_path.display()))?;
-    println!("key id {} ({})", vkey.id(), args.name);
-    println!(
-        "private key: {} (keep it secret; mode 0600)",
-        key_path.display()
-    );
-    println!("public key added to {}: {vkey}", keyring_path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(CreatedKey {
+        id: vkey.id().to_string(),
+        public: vkey.to_string(),
+        private_key: key_path,
+        keyring: keyring_path,
+    })
 }
 
-/// Writes the PEM with mode 0600, refusing to overwrite an existing key.
 fn write_private_key(path: &Path, pem: &str) -> Result<(), String> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);

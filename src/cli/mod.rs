@@ -7,6 +7,7 @@ mod prove;
 mod run;
 mod schema;
 mod service;
+mod sql;
 mod validate;
 mod verify;
 
@@ -42,6 +43,8 @@ enum Command {
     Run(run::Args),
     /// Check a configuration file: every problem, with its key path.
     Validate(validate::Args),
+    /// Run SQL over one or more archives (`events` and the audit views).
+    Sql(sql::Args),
 }
 
 /// Runs a parsed command line.
@@ -56,5 +59,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Ingest(args) => ingest::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use auditfed_normalize::service::Normalizer;
+use auditfed_query::archiver::{Archiver, ArchiverOptions};
+use auditfed_query::store::LocalDir;
 
 use super::service::{connect, load_config, load_signer, stop_flag};
 
@@ -28,6 +32,17 @@ enum Service {
         #[arg(long, value_name = "SECS")]
         exit_when_idle: Option<u64>,
     },
+    /// Write the sealed events and checkpoints from Kafka into the Parquet
+    /// archive; offsets are committed only once the files are durable.
+    Archive {
+        /// The configuration file (see examples/auditfed.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Stop (writing what can be written and committing) once nothing
+        /// arrived for this many seconds.
+        #[arg(long, value_name = "SECS")]
+        exit_when_idle: Option<u64>,
+    },
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
@@ -36,6 +51,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             config,
             exit_when_idle,
         } => normalize(config, exit_when_idle.map(Duration::from_secs)),
+        Service::Archive {
+            config,
+            exit_when_idle,
+        } => archive(config, exit_when_idle.map(Duration::from_secs)),
     }
 }
 
@@ -77,6 +96,30 @@ fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> 
         stats.dead_letters,
         stats.transactions,
         stats.aborted
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
+    let config = load_config(Some(&path))?;
+    let stop = stop_flag()?;
+    let kafka = connect(&config)?;
+    let store = Arc::new(LocalDir::new(&config.archive.path));
+    let options = ArchiverOptions {
+        group_id: config.archive.group_id(kafka.topics()),
+        file_max_rows: config.archive.file_max_rows,
+    };
+    let mut archiver = Archiver::new(&kafka, store, options).map_err(|e| e.to_string())?;
+    eprintln!(
+        "auditfed: archiving {} and {} into {}",
+        kafka.topics().events(),
+        kafka.topics().seals(),
+        config.archive.path.display()
+    );
+    let stats = archiver.run(&stop, idle).map_err(|e| e.to_string())?;
+    eprintln!(
+        "auditfed: archiver stopped: {} events in {} files, {} checkpoints ({} already archived, skipped)",
+        stats.events, stats.files, stats.checkpoints, stats.skipped
     );
     Ok(ExitCode::SUCCESS)
 }

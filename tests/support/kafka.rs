@@ -79,11 +79,15 @@ partitions = 2
 [keys]
 signing_key = "{keys}/auditfed.key"
 keyring = "{keys}/keyring"
+[archive]
+path = "{archive}"
+file_max_rows = 250
 [normalize]
 group_id = "{prefix}-normalize"
 {normalize}
 "#,
-                keys = dir.join("keys").display()
+                keys = dir.join("keys").display(),
+                archive = dir.join("archived").display()
             ),
         )
         .unwrap();
@@ -126,16 +130,22 @@ group_id = "{prefix}-normalize"
 
     /// Starts `auditfed run normalize` as instance `instance`.
     pub fn spawn_normalizer(&self, instance: &str) -> Child {
+        self.spawn("normalize", instance, &[])
+    }
+
+    /// Starts `auditfed run <service> --config … <extra>`, logging to `<service>-<instance>.log`.
+    pub fn spawn(&self, service: &str, instance: &str, extra: &[&str]) -> Child {
         auditfed()
-            .args(["run", "normalize", "--config"])
+            .args(["run", service, "--config"])
             .arg(&self.config)
+            .args(extra)
             .env("HOSTNAME", instance)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(self.dir.join(format!("normalizer-{instance}.log")))
+                    .open(self.dir.join(format!("{service}-{instance}.log")))
                     .unwrap(),
             ))
             .spawn()

@@ -256,7 +256,8 @@ impl Normalizer {
         let mut last_report = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let batch = self.gather()?;
-            if !batch.is_empty() {
+            // Idle counts from when partitions are assigned, not from the start.
+            if !batch.is_empty() || self.chains.is_empty() {
                 last_record = Instant::now();
             } else if idle.is_some_and(|idle| last_record.elapsed() >= idle) {
                 break;

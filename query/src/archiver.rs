@@ -1,0 +1,342 @@
+//! The archiver (`auditfed run archive`): `<prefix>.events` and
+//! `<prefix>.seals` → Parquet files and checkpoint notes in the archive
+//! layout of `auditfed_schemas::archive::layout`.
+//!
+//! **Deterministic files.** A chain's rows are written in sequence order,
+//! in files that end exactly at a checkpoint's `last`, at a multiple of
+//! `file_max_rows` (so memory stays bounded when checkpoints are rare), or
+//! at a date change. A crash and re-run therefore cuts the same files with
+//! the same names and bytes: they are overwritten, never duplicated.
+//!
+//! **Offsets after durability.** The consumer offsets committed are those
+//! of the oldest record not yet in a durable file (the store's write is
+//! atomic and synced), so a restart re-reads exactly what may be missing;
+//! rows at or below what the archive already holds for the chain are
+//! skipped. A checkpoint note is written once every row it covers is
+//! archived.
+//!
+//! **When files appear.** When the normalizer checkpoints: every
+//! `checkpoint_every_events` events or `checkpoint_every_secs` seconds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use auditfed_ingest::kafka::{Kafka, headers};
+use auditfed_schemas::archive::layout::{CheckpointFile, DataFile};
+use auditfed_schemas::ocsf::Event;
+use auditfed_schemas::seal::{Checkpoint, Hash, SignedNote};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::QueryError;
+use crate::store::ArchiveStore;
+use crate::writer::{SealedRow, write_checkpoint, write_rows};
+
+/// Settings of the archiver.
+#[derive(Debug, Clone)]
+pub struct ArchiverOptions {
+    /// Consumer group.
+    pub group_id: String,
+    /// A file never holds rows across a multiple of this sequence number:
+    /// bounds the rows buffered per chain between checkpoints.
+    pub file_max_rows: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveStats {
+    /// Events written to data files.
+    pub events: u64,
+    /// Data files written.
+    pub files: u64,
+    /// Checkpoint notes written.
+    pub checkpoints: u64,
+    /// Records skipped because the archive already held them (after a restart).
+    pub skipped: u64,
+}
+
+struct Buffered {
+    row: SealedRow,
+    at: (String, i32, i64),
+}
+
+struct PendingNote {
+    note: SignedNote,
+    checkpoint: Checkpoint,
+    at: (String, i32, i64),
+}
+
+#[derive(Default)]
+struct ChainBuffer {
+    /// The highest seq the archive holds, contiguously from 1.
+    archived_through: u64,
+    rows: BTreeMap<u64, Buffered>,
+    /// Keyed by (last, time): checkpoints of one chain in their order.
+    notes: BTreeMap<(u64, i64), PendingNote>,
+}
+
+/// The archiver: [`Archiver::new`], then [`Archiver::run`].
+pub struct Archiver {
+    consumer: BaseConsumer,
+    store: Arc<dyn ArchiveStore>,
+    options: ArchiverOptions,
+    chains: HashMap<String, ChainBuffer>,
+    /// Per chain, what the archive held when this process started.
+    archived: HashMap<String, u64>,
+    /// Per input partition: the next offset after everything seen.
+    seen: HashMap<(String, i32), i64>,
+    stats: ArchiveStats,
+}
+
+impl Archiver {
+    /// Subscribes to the events and seals topics; reads what the archive holds.
+    pub fn new(
+        kafka: &Kafka,
+        store: Arc<dyn ArchiveStore>,
+        options: ArchiverOptions,
+    ) -> Result<Archiver, QueryError> {
+        let kerr = |e: KafkaError| QueryError::Kafka(e.to_string());
+        let consumer: BaseConsumer = kafka
+            .client_config()
+            .set("group.id", &options.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .map_err(kerr)?;
+        let topics = kafka.topics();
+        consumer
+            .subscribe(&[&topics.events(), &topics.seals()])
+            .map_err(kerr)?;
+        let archived = archived_through(store.as_ref())?;
+        Ok(Archiver {
+            consumer,
+            store,
+            options,
+            chains: HashMap::new(),
+            archived,
+            seen: HashMap::new(),
+            stats: ArchiveStats::default(),
+        })
+    }
+
+    /// Runs until `stop` is set, or until nothing arrived for `idle`; then
+    /// writes what can be written and commits.
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        idle: Option<Duration>,
+    ) -> Result<ArchiveStats, QueryError> {
+        let mut last_message = Instant::now();
+        let mut last_flush = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    last_message = Instant::now();
+                    let m = m.detach();
+                    self.take(&m)?;
+                }
+                Some(Err(e)) => eprintln!("auditfed archive: consumer: {e} (retrying)"),
+                None => {
+                    // Idle counts from when partitions are assigned, not from the start.
+                    if !self.consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                        last_message = Instant::now();
+                    } else if idle.is_some_and(|idle| last_message.elapsed() >= idle) {
+                        break;
+                    }
+                }
+            }
+            if last_flush.elapsed() >= Duration::from_millis(500) {
+                self.flush()?;
+                last_flush = Instant::now();
+            }
+        }
+        self.flush()?;
+        Ok(self.stats.clone())
+    }
+
+    fn chain(&mut self, chain: &str) -> &mut ChainBuffer {
+        let archived = self.archived.get(chain).copied().unwrap_or(0);
+        self.chains
+            .entry(chain.to_owned())
+            .or_insert_with(|| ChainBuffer {
+                archived_through: archived,
+                ..ChainBuffer::default()
+            })
+    }
+
+    fn take(&mut self, m: &OwnedMessage) -> Result<(), QueryError> {
+        let at = (m.topic().to_owned(), m.partition(), m.offset());
+        self.seen.insert((at.0.clone(), at.1), m.offset() + 1);
+        let header = |key: &str| -> Option<String> {
+            m.headers()?
+                .iter()
+                .find(|h| h.key == key)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let payload = m.payload().unwrap_or_default();
+        let bad = |why: String| {
+            QueryError::Kafka(format!(
+                "{}/{}@{}: {why} (not written by auditfed's normalizer?)",
+                at.0, at.1, at.2
+            ))
+        };
+        if let Some(seq) = header(headers::SEQ) {
+            let chain = header(headers::CHAIN).ok_or_else(|| bad("no chain header".into()))?;
+            let seq: u64 = seq.parse().map_err(|_| bad(format!("bad seq {seq}")))?;
+            let hash = |k: &str| -> Result<Hash, QueryError> {
+                let v = header(k).ok_or_else(|| bad(format!("no {k} header")))?;
+                hex::decode(&v)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| bad(format!("bad {k} header")))
+            };
+            let (leaf, chain_hash) = (hash(headers::LEAF)?, hash(headers::CHAIN_HASH)?);
+            let source = header(headers::SOURCE).ok_or_else(|| bad("no source header".into()))?;
+            let event: Event = serde_json::from_slice(payload)
+                .map_err(|e| bad(format!("event is not an OCSF event: {e}")))?;
+            let buffer = self.chain(&chain);
+            if seq <= buffer.archived_through {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+            buffer.rows.insert(
+                seq,
+                Buffered {
+                    row: SealedRow {
+                        raw_record: event.raw_data.as_ref().map(|r| r.as_bytes().to_vec()),
+                        event,
+                        event_json: payload.to_vec(),
+                        source,
+                        chain,
+                        seq,
+                        leaf,
+                        chain_hash,
+                    },
+                    at,
+                },
+            );
+        } else {
+            let text = std::str::from_utf8(payload).map_err(|_| bad("seal is not UTF-8".into()))?;
+            let note = SignedNote::parse(text).map_err(|e| bad(e.to_string()))?;
+            let checkpoint = Checkpoint::parse_text(&note.text).map_err(|e| bad(e.to_string()))?;
+            let key = (checkpoint.last, checkpoint.time_ms);
+            let chain = checkpoint.chain.clone();
+            self.chain(&chain).notes.insert(
+                key,
+                PendingNote {
+                    note,
+                    checkpoint,
+                    at,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes every file that can be cut, then the checkpoints they complete,
+    /// then commits the offsets of what is durable.
+    fn flush(&mut self) -> Result<(), QueryError> {
+        let block = self.options.file_max_rows.max(1);
+        for buffer in self.chains.values_mut() {
+            loop {
+                let next = buffer.archived_through + 1;
+                // The end of the next file: the next checkpoint's last, or the next block boundary.
+                let checkpoint_end = buffer
+                    .notes
+                    .keys()
+                    .map(|(last, _)| *last)
+                    .find(|last| *last >= next);
+                let block_end = (next / block + 1) * block - 1;
+                let end = match checkpoint_end {
+                    Some(c) => c.min(block_end),
+                    None => block_end,
+                };
+                if end < next || !(next..=end).all(|s| buffer.rows.contains_key(&s)) {
+                    break;
+                }
+                let rows: Vec<SealedRow> = (next..=end)
+                    .map(|s| buffer.rows.remove(&s).expect("checked above").row)
+                    .collect();
+                let files = write_rows(self.store.as_ref(), &rows)?;
+                self.stats.files += files.len() as u64;
+                self.stats.events += rows.len() as u64;
+                buffer.archived_through = end;
+            }
+            // Checkpoints whose rows are all archived (heartbeats included).
+            let done: Vec<(u64, i64)> = buffer
+                .notes
+                .keys()
+                .filter(|(last, _)| *last <= buffer.archived_through)
+                .copied()
+                .collect();
+            for key in done {
+                let pending = buffer.notes.remove(&key).expect("listed above");
+                let _ = &pending.checkpoint;
+                write_checkpoint(self.store.as_ref(), &pending.note)?;
+                self.stats.checkpoints += 1;
+            }
+        }
+        self.commit()
+    }
+
+    fn commit(&mut self) -> Result<(), QueryError> {
+        // Per input partition: the oldest record still only in memory, else everything seen.
+        let mut oldest: HashMap<(String, i32), i64> = HashMap::new();
+        for buffer in self.chains.values() {
+            let ats = buffer
+                .rows
+                .values()
+                .map(|b| &b.at)
+                .chain(buffer.notes.values().map(|n| &n.at));
+            for (topic, partition, offset) in ats {
+                let e = oldest.entry((topic.clone(), *partition)).or_insert(*offset);
+                *e = (*e).min(*offset);
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in &self.seen {
+            let offset = oldest
+                .get(&(topic.clone(), *partition))
+                .copied()
+                .unwrap_or(*next);
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(offset))
+                .map_err(|e| QueryError::Kafka(e.to_string()))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            // Partitions moved to another instance: it re-reads from the last commit.
+            Err(e) => {
+                eprintln!("auditfed archive: offset commit: {e} (will retry)");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Per chain, the highest seq the archive holds: the greatest `last` of its
+/// data files and checkpoint notes (files are written in seq order).
+pub fn archived_through(store: &dyn ArchiveStore) -> Result<HashMap<String, u64>, QueryError> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for path in store.list()? {
+        let (chain, last) = if let Some(f) = DataFile::parse(&path) {
+            (f.chain, f.last)
+        } else if let Some(c) = CheckpointFile::parse(&path) {
+            (c.chain, c.last)
+        } else {
+            continue;
+        };
+        let e = out.entry(chain).or_insert(0);
+        *e = (*e).max(last);
+    }
+    Ok(out)
+}

@@ -1,0 +1,252 @@
+//! SQL over one or more archives with DataFusion.
+//!
+//! Every archive becomes a table of its Parquet files (hive partitions
+//! `source=` and `date=` are columns, and filters on them prune files; row
+//! groups are pruned on `time` by their statistics). The `events` view is
+//! the union of all of them, with a column `archive` naming where each row
+//! lives: one table, whatever the number of clouds and sites.
+//!
+//! Views for common audit questions are defined over `events`
+//! ([`AUDIT_VIEWS`]): `failed_signins`, `privilege_changes`,
+//! `audit_logging_disabled`, `root_activity`, `access_denied_bursts`.
+//!
+//! ```no_run
+//! use auditfed_query::sql::{Archive, Catalog};
+//!
+//! let catalog = Catalog::new(&[Archive::local("onprem", "./auditfed-data/archive")])?;
+//! let batches = catalog.query("SELECT source, count(*) FROM events GROUP BY source")?;
+//! # Ok::<(), auditfed_query::QueryError>(())
+//! ```
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+use auditfed_schemas::archive::archive_schema;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::QueryError;
+
+/// One archive to query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// Its name: the value of the `archive` column for its rows.
+    pub name: String,
+    /// Where it is: a local directory.
+    pub location: String,
+}
+
+impl Archive {
+    /// An archive in a local directory.
+    pub fn local(name: &str, dir: &str) -> Archive {
+        Archive {
+            name: name.to_owned(),
+            location: dir.to_owned(),
+        }
+    }
+
+    /// Parses `NAME=LOCATION` or `LOCATION` (named after its last path component).
+    pub fn parse(spec: &str) -> Archive {
+        match spec.split_once('=') {
+            Some((name, location)) if !name.contains('/') => Archive::local(name, location),
+            _ => {
+                let name = spec
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("archive");
+                Archive::local(name, spec)
+            }
+        }
+    }
+}
+
+/// The views over `events` for common audit questions: `(name, doc, SQL)`.
+pub const AUDIT_VIEWS: [(&str, &str, &str); 5] = [
+    (
+        "failed_signins",
+        "Failed authentications in every source (OCSF Authentication, status Failure).",
+        "SELECT time, archive, source, product_name, actor_user_name, user_name, src_ip, status_code, cloud_provider, cloud_account_uid, event_uid \
+         FROM events WHERE class_uid = 3002 AND status_id = 2",
+    ),
+    (
+        "privilege_changes",
+        "Grants and revocations of privileges, group membership changes, and changes to policies and roles.",
+        "SELECT time, archive, source, class_name, api_operation, actor_user_name, user_name, resource_uids, cloud_provider, cloud_account_uid, event_uid \
+         FROM events WHERE class_uid IN (3005, 3006) \
+         OR (class_uid = 3004 AND (api_operation ILIKE '%polic%' OR api_operation ILIKE '%role%'))",
+    ),
+    (
+        "audit_logging_disabled",
+        "Audit trails stopped, deleted or reconfigured: CloudTrail, GCP log sinks, Azure diagnostic settings.",
+        "SELECT time, archive, source, api_service, api_operation, actor_user_name, src_ip, cloud_provider, cloud_account_uid, cloud_region, event_uid \
+         FROM events WHERE api_operation IN ('StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors', 'DeleteFlowLogs') \
+         OR api_operation ILIKE '%.DeleteSink' OR api_operation ILIKE '%.UpdateSink' OR api_operation ILIKE '%.DeleteExclusion' \
+         OR api_operation ILIKE '%diagnosticSettings/delete%' OR api_operation ILIKE '%diagnosticSettings/write%'",
+    ),
+    (
+        "root_activity",
+        "Activity of root / owner accounts (AWS root, Linux root).",
+        "SELECT time, archive, source, class_name, api_operation, actor_user_name, actor_user_uid, actor_user_type, src_ip, cloud_account_uid, event_uid \
+         FROM events WHERE actor_user_type ILIKE 'root' OR actor_user_name = 'root' OR actor_user_uid LIKE '%:root'",
+    ),
+    (
+        "access_denied_bursts",
+        "Actors with 5 or more access-denied errors within one minute.",
+        "SELECT date_trunc('minute', time) AS minute, archive, actor_user_name, src_ip, count(*) AS denied \
+         FROM events WHERE status_code ILIKE '%AccessDenied%' OR status_code ILIKE '%Unauthorized%' \
+         OR status_code IN ('PERMISSION_DENIED', 'AuthorizationFailed', 'Forbidden', '403') \
+         GROUP BY 1, 2, 3, 4 HAVING count(*) >= 5",
+    ),
+];
+
+/// A DataFusion session over archives, with `events` and the audit views.
+pub struct Catalog {
+    ctx: SessionContext,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Catalog {
+    /// Registers `archives` (at least one) and the views.
+    pub fn new(archives: &[Archive]) -> Result<Catalog, QueryError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| QueryError::Store(format!("cannot start a runtime: {e}")))?;
+        let ctx = runtime.block_on(session(archives))?;
+        Ok(Catalog { ctx, runtime })
+    }
+
+    /// Runs one SQL statement.
+    pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(sql_error)?;
+            df.collect().await.map_err(sql_error)
+        })
+    }
+
+    /// The session, for servers that run their own async code.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}
+
+fn sql_error(e: datafusion::error::DataFusionError) -> QueryError {
+    QueryError::Sql(e.to_string())
+}
+
+/// A session with one table per archive, the `events` union and the views.
+pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError> {
+    if archives.is_empty() {
+        return Err(QueryError::Sql("no archive to query".into()));
+    }
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("auditfed", "public")
+        // Filters on time are checked against row-group statistics and page indexes.
+        .set_bool("datafusion.execution.parquet.pruning", true)
+        .set_bool("datafusion.execution.parquet.enable_page_index", true)
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+    let ctx = SessionContext::new_with_config(config);
+    let mut union = Vec::new();
+    for (i, archive) in archives.iter().enumerate() {
+        let table = format!("archive_{i}");
+        register_archive(&ctx, &table, archive).await?;
+        union.push(format!(
+            "SELECT *, '{}' AS archive FROM {table}",
+            archive.name.replace('\'', "''")
+        ));
+    }
+    let statements = std::iter::once(format!(
+        "CREATE VIEW events AS {}",
+        union.join(" UNION ALL ")
+    ))
+    .chain(
+        AUDIT_VIEWS
+            .iter()
+            .map(|(name, _, sql)| format!("CREATE VIEW {name} AS {sql}")),
+    );
+    for statement in statements {
+        ctx.sql(&statement).await.map_err(sql_error)?;
+    }
+    Ok(ctx)
+}
+
+async fn register_archive(
+    ctx: &SessionContext,
+    table: &str,
+    archive: &Archive,
+) -> Result<(), QueryError> {
+    let dir = std::path::Path::new(&archive.location);
+    let dir = std::fs::canonicalize(dir).map_err(|e| {
+        QueryError::Store(format!(
+            "archive `{}` at {}: {e}",
+            archive.name,
+            dir.display()
+        ))
+    })?;
+    let url = ListingTableUrl::parse(format!("{}/", dir.display())).map_err(sql_error)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![
+            ("source".to_owned(), DataType::Utf8),
+            ("date".to_owned(), DataType::Utf8),
+        ]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(archive_schema());
+    let listing = ListingTable::try_new(config).map_err(sql_error)?;
+    ctx.register_table(table, Arc::new(listing))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// How query results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row, per line.
+    Json,
+}
+
+/// Renders result batches.
+pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String, QueryError> {
+    use datafusion::arrow;
+    let err = |e: arrow::error::ArrowError| QueryError::Sql(e.to_string());
+    match format {
+        OutputFormat::Table => Ok(arrow::util::pretty::pretty_format_batches(batches)
+            .map_err(err)?
+            .to_string()),
+        OutputFormat::Csv => {
+            let mut out = Vec::new();
+            {
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut out);
+                for b in batches {
+                    writer.write(b).map_err(err)?;
+                }
+            }
+            String::from_utf8(out).map_err(|e| QueryError::Sql(e.to_string()))
+        }
+        OutputFormat::Json => {
+            let mut out = Vec::new();
+            {
+                let mut writer = arrow::json::LineDelimitedWriter::new(&mut out);
+                for b in batches {
+                    writer.write(b).map_err(err)?;
+                }
+                writer.finish().map_err(err)?;
+            }
+            String::from_utf8(out).map_err(|e| QueryError::Sql(e.to_string()))
+        }
+    }
+}

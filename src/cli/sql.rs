@@ -1,0 +1,66 @@
+//! `auditfed sql [--archive [NAME=]DIR]... [--format table|csv|json] "SELECT …"`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auditfed_query::sql::{AUDIT_VIEWS, Archive, Catalog, OutputFormat, render};
+
+use super::service::load_config;
+
+/// Arguments of `auditfed sql`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = views_help())]
+pub struct Args {
+    /// An archive to query, `DIR` or `NAME=DIR`; repeat to query several as
+    /// one `events` table (the `archive` column says where each row lives).
+    /// Default: `archive.path` of --config, else ./auditfed-data/archive.
+    #[arg(long)]
+    archive: Vec<String>,
+    /// The configuration file whose archive to query.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// The SQL statement.
+    sql: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+fn views_help() -> String {
+    let mut s = String::from("Tables: `events` (all archives), and the views:\n");
+    for (name, doc, _) in AUDIT_VIEWS {
+        s += &format!("  {name:<24} {doc}\n");
+    }
+    s
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let archives: Vec<Archive> = if args.archive.is_empty() {
+        let config = load_config(args.config.as_deref())?;
+        vec![Archive::local(
+            "local",
+            &config.archive.path.display().to_string(),
+        )]
+    } else {
+        args.archive.iter().map(|a| Archive::parse(a)).collect()
+    };
+    let catalog = Catalog::new(&archives).map_err(|e| e.to_string())?;
+    let batches = catalog.query(&args.sql).map_err(|e| e.to_string())?;
+    let format = match args.format {
+        Format::Table => OutputFormat::Table,
+        Format::Csv => OutputFormat::Csv,
+        Format::Json => OutputFormat::Json,
+    };
+    print!("{}", render(&batches, format).map_err(|e| e.to_string())?);
+    if format == OutputFormat::Table {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
