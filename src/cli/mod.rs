@@ -1,9 +1,10 @@
 //! Subcommands.
 
 mod ingest;
-mod keygen;
+pub(crate) mod keygen;
 mod normalize;
 mod prove;
+mod quickstart;
 mod run;
 mod schema;
 mod service;
@@ -45,6 +46,9 @@ enum Command {
     Validate(validate::Args),
     /// Run SQL over one or more archives (`events` and the audit views).
     Sql(sql::Args),
+    /// The whole pipeline in one command, no service needed: embedded Kafka,
+    /// bundled samples, archive under ./auditfed-data, SQL and verification.
+    Quickstart(quickstart::Args),
 }
 
 /// Runs a parsed command line.
@@ -60,5 +64,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
     }
 }
