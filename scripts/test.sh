@@ -23,12 +23,13 @@ trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python for the independent checks: OCSF JSON Schemas, seal vectors ($cache/venv)"
+step "Python for the independent checks: OCSF JSON Schemas, seal vectors, DuckDB and pyarrow ($cache/venv)"
 if [ ! -x "$cache/venv/bin/python" ]; then
   python3 -m venv "$cache/venv"
 fi
 "$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
-  'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42'
+  'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42' \
+  'duckdb>=1.1,<3' 'pyarrow>=17'
 export AUDITFED_PYTHON="$cache/venv/bin/python"
 export AUDITFED_REQUIRE_PYTHON=1
 
