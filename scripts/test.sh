@@ -29,7 +29,7 @@ if [ ! -x "$cache/venv/bin/python" ]; then
 fi
 "$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
   'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42' \
-  'duckdb>=1.1,<3' 'pyarrow>=17'
+  'duckdb>=1.1,<3' 'pyarrow>=17' 'psycopg[binary]>=3.1,<4'
 export AUDITFED_PYTHON="$cache/venv/bin/python"
 export AUDITFED_REQUIRE_PYTHON=1
 

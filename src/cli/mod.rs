@@ -7,6 +7,7 @@ mod prove;
 mod quickstart;
 mod run;
 mod schema;
+mod serve;
 mod service;
 mod sql;
 mod validate;
@@ -49,6 +50,8 @@ enum Command {
     /// The whole pipeline in one command, no service needed: embedded Kafka,
     /// bundled samples, archive under ./auditfed-data, SQL and verification.
     Quickstart(quickstart::Args),
+    /// Run a server (`auditfed serve sql`: PostgreSQL wire protocol over the archives).
+    Serve(serve::Args),
 }
 
 /// Runs a parsed command line.
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Validate(args) => validate::run(args),
         Command::Sql(args) => sql::run(args),
         Command::Quickstart(args) => quickstart::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -16,10 +16,15 @@ pub fn root() -> PathBuf {
 /// Runs `tests/<script> <arg>`: `Some((exit code, output))`, or `None` when
 /// the script reports a missing package (exit 3) and that is allowed.
 pub fn run_python(script: &str, arg: &Path) -> Option<(i32, String)> {
+    run_python_args(script, &[arg.to_str().expect("UTF-8 path")])
+}
+
+/// [`run_python`] with several arguments.
+pub fn run_python_args(script: &str, args: &[&str]) -> Option<(i32, String)> {
     let python = std::env::var("AUDITFED_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let out = Command::new(python)
         .arg(root().join("tests").join(script))
-        .arg(arg)
+        .args(args)
         .output()
         .expect("cannot run python");
     let text = format!(
