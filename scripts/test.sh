@@ -12,8 +12,12 @@ cache=${AUDITFED_CACHE:-$root/.cache}
 mkdir -p "$cache"
 
 kafka_started=
+moto_pid=
 cleanup() {
   local status=$?
+  if [ -n "$moto_pid" ]; then
+    kill "$moto_pid" 2>/dev/null || true
+  fi
   if [ -n "$kafka_started" ]; then
     scripts/kafka.sh stop || true
   fi
@@ -29,7 +33,7 @@ if [ ! -x "$cache/venv/bin/python" ]; then
 fi
 "$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
   'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42' \
-  'duckdb>=1.1,<3' 'pyarrow>=17' 'psycopg[binary]>=3.1,<4'
+  'duckdb>=1.1,<3' 'pyarrow>=17' 'psycopg[binary]>=3.1,<4' 'moto[server]>=5,<6'
 export AUDITFED_PYTHON="$cache/venv/bin/python"
 export AUDITFED_REQUIRE_PYTHON=1
 
@@ -51,6 +55,16 @@ scripts/kafka.sh start
 export AUDITFED_KAFKA_BOOTSTRAP=127.0.0.1:${AUDITFED_KAFKA_PORT:-9092}
 export AUDITFED_KAFKA_SCRIPT=$root/scripts/kafka.sh
 export AUDITFED_REQUIRE_KAFKA=1
+
+step "S3 and SQS emulator (moto server) on 127.0.0.1:${AUDITFED_MOTO_PORT:-5055}"
+"$cache/venv/bin/moto_server" -H 127.0.0.1 -p "${AUDITFED_MOTO_PORT:-5055}" >"$cache/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:${AUDITFED_MOTO_PORT:-5055}/" >/dev/null && break
+  sleep 0.2
+done
+export AUDITFED_S3_ENDPOINT=http://127.0.0.1:${AUDITFED_MOTO_PORT:-5055}
+export AUDITFED_REQUIRE_S3=1
 
 step "run the tests"
 cargo test --workspace --all-targets --locked

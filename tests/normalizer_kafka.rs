@@ -490,3 +490,135 @@ fn the_archiver_writes_a_verifying_archive_across_kill_dash_nine() {
     );
     assert!(first == second, "same names, different bytes");
 }
+
+/// The moto server of scripts/test.sh, as the AWS_* variables object_store reads.
+fn s3_env() -> Option<Vec<(String, String)>> {
+    let Ok(endpoint) = std::env::var("AUDITFED_S3_ENDPOINT") else {
+        assert!(
+            std::env::var("AUDITFED_REQUIRE_S3").as_deref() != Ok("1"),
+            "AUDITFED_REQUIRE_S3=1 but AUDITFED_S3_ENDPOINT is not set"
+        );
+        eprintln!("skipping: no S3 endpoint (moto server) in AUDITFED_S3_ENDPOINT");
+        return None;
+    };
+    Some(
+        [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+}
+
+#[test]
+fn the_archiver_writes_to_s3_and_sql_federates_two_buckets_and_a_directory() {
+    let _guard = serial();
+    let Some(env) = s3_env() else {
+        return;
+    };
+    let Some(p) = Pipeline::new(
+        "s3",
+        "checkpoint_every_events = 50\ncheckpoint_every_secs = 1",
+        "",
+    ) else {
+        return;
+    };
+    let endpoint = &env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").unwrap().1;
+    let nonce = p.prefix.replace('.', "-").to_lowercase();
+    let buckets = [format!("{nonce}-one"), format!("{nonce}-two")];
+    for b in &buckets {
+        let status = std::process::Command::new("curl")
+            .args(["-sf", "-X", "PUT", &format!("{endpoint}/{b}")])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot create bucket {b}");
+    }
+    let lines = cloudtrail_lines("s3", 400);
+    p.ingest("aws_cloudtrail", "a.jsonl", &lines);
+    let mut normalizer = p.spawn_normalizer("n1");
+    p.wait_for_events(400, Duration::from_secs(120));
+    terminate(&mut normalizer);
+
+    // The same events archived three times: two buckets (the first with kill -9s mid-upload) and a directory.
+    let local = p.dir.join("local-archive");
+    let targets = [
+        format!("s3://{}/audit", buckets[0]),
+        format!("s3://{}/audit", buckets[1]),
+        local.display().to_string(),
+    ];
+    let mut rng = Rng::new();
+    for (i, target) in targets.iter().enumerate() {
+        let config = p.dir.join(format!("archive-{i}.toml"));
+        std::fs::write(
+            &config,
+            std::fs::read_to_string(&p.config)
+                .unwrap()
+                .replace(
+                    "[archive]\n",
+                    &format!("[archive]\ngroup_id = \"{}-archive-{i}\"\n", p.prefix),
+                )
+                .replace(&p.dir.join("archived").display().to_string(), target),
+        )
+        .unwrap();
+        let run = |extra: &[&str]| {
+            support::kafka::auditfed()
+                .args(["run", "archive", "--config"])
+                .arg(&config)
+                .args(extra)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        if i == 0 {
+            for _ in 0..3 {
+                let mut child = run(&[]);
+                std::thread::sleep(Duration::from_millis(800 + rng.below(1200)));
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
+        }
+        assert!(run(&["--exit-when-idle", "3"]).wait().unwrap().success());
+        let out = support::kafka::auditfed()
+            .args(["verify", "--json", "--archive", target, "--keys"])
+            .arg(p.dir.join("keys/keyring"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(out.status.success(), "{target}: {report:#}");
+        assert_eq!(report["summary"]["events"], 400, "{target}");
+    }
+    // One SQL table over both buckets and the directory.
+    let out = support::kafka::auditfed()
+        .args(["sql", "--format", "json"])
+        .args(["--archive", &format!("one={}", targets[0])])
+        .args(["--archive", &format!("two={}", targets[1])])
+        .args(["--archive", &format!("dir={}", targets[2])])
+        .arg("SELECT archive, count(*) AS n, count(DISTINCT event_uid) AS uids FROM events GROUP BY archive ORDER BY archive")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        ["dir", "one", "two"]
+            .iter()
+            .map(|a| serde_json::json!({"archive": a, "n": 400, "uids": 400}))
+            .collect::<Vec<_>>()
+    );
+}

@@ -8,12 +8,12 @@
 //! at a date change. A crash and re-run therefore cuts the same files with
 //! the same names and bytes: they are overwritten, never duplicated.
 //!
-//! **Offsets after durability.** The consumer offsets committed are those
-//! of the oldest record not yet in a durable file (the store's write is
-//! atomic and synced), so a restart re-reads exactly what may be missing;
-//! rows at or below what the archive already holds for the chain are
-//! skipped. A checkpoint note is written once every row it covers is
-//! archived.
+//! **Offsets after durability.** A checkpoint note is written once every
+//! row it covers is in a durable file (the store's writes are atomic and
+//! synced), and it is what marks progress: the consumer offsets committed
+//! are those of the oldest record not yet covered by a written note, so a
+//! restart re-reads exactly what may be missing, rewriting the same files;
+//! rows at or below the chain's newest note in the archive are skipped.
 //!
 //! **When files appear.** When the normalizer checkpoints: every
 //! `checkpoint_every_events` events or `checkpoint_every_secs` seconds.
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use auditfed_ingest::kafka::{Kafka, headers};
-use auditfed_schemas::archive::layout::{CheckpointFile, DataFile};
+use auditfed_schemas::archive::layout::CheckpointFile;
 use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{Checkpoint, Hash, SignedNote};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -74,6 +74,10 @@ struct PendingNote {
 struct ChainBuffer {
     /// The highest seq the archive holds, contiguously from 1.
     archived_through: u64,
+    /// The input position of the first row written since the last
+    /// checkpoint note that covers everything written: until such a note is
+    /// written, a restart must read from here again.
+    floor: Option<(String, i32, i64)>,
     rows: BTreeMap<u64, Buffered>,
     /// Keyed by (last, time): checkpoints of one chain in their order.
     notes: BTreeMap<(u64, i64), PendingNote>,
@@ -261,9 +265,13 @@ impl Archiver {
                 if end < next || !(next..=end).all(|s| buffer.rows.contains_key(&s)) {
                     break;
                 }
-                let rows: Vec<SealedRow> = (next..=end)
-                    .map(|s| buffer.rows.remove(&s).expect("checked above").row)
+                let taken: Vec<Buffered> = (next..=end)
+                    .map(|s| buffer.rows.remove(&s).expect("checked above"))
                     .collect();
+                if buffer.floor.is_none() {
+                    buffer.floor = Some(taken[0].at.clone());
+                }
+                let rows: Vec<SealedRow> = taken.into_iter().map(|b| b.row).collect();
                 let files = write_rows(self.store.as_ref(), &rows)?;
                 self.stats.files += files.len() as u64;
                 self.stats.events += rows.len() as u64;
@@ -278,9 +286,12 @@ impl Archiver {
                 .collect();
             for key in done {
                 let pending = buffer.notes.remove(&key).expect("listed above");
-                let _ = &pending.checkpoint;
                 write_checkpoint(self.store.as_ref(), &pending.note)?;
                 self.stats.checkpoints += 1;
+                // A note covering every row written: a restart starts after it.
+                if pending.checkpoint.last >= buffer.archived_through {
+                    buffer.floor = None;
+                }
             }
         }
         self.commit()
@@ -294,7 +305,8 @@ impl Archiver {
                 .rows
                 .values()
                 .map(|b| &b.at)
-                .chain(buffer.notes.values().map(|n| &n.at));
+                .chain(buffer.notes.values().map(|n| &n.at))
+                .chain(buffer.floor.iter());
             for (topic, partition, offset) in ats {
                 let e = oldest.entry((topic.clone(), *partition)).or_insert(*offset);
                 *e = (*e).min(*offset);
@@ -323,20 +335,17 @@ impl Archiver {
     }
 }
 
-/// Per chain, the highest seq the archive holds: the greatest `last` of its
-/// data files and checkpoint notes (files are written in seq order).
+/// Per chain, the highest seq the archive is known to hold completely: the
+/// greatest `last` of its checkpoint notes. A note is written only after
+/// every data file up to its `last`; data files alone prove nothing (one
+/// flush writes a file per date, and a crash may stop between them).
 pub fn archived_through(store: &dyn ArchiveStore) -> Result<HashMap<String, u64>, QueryError> {
     let mut out: HashMap<String, u64> = HashMap::new();
     for path in store.list()? {
-        let (chain, last) = if let Some(f) = DataFile::parse(&path) {
-            (f.chain, f.last)
-        } else if let Some(c) = CheckpointFile::parse(&path) {
-            (c.chain, c.last)
-        } else {
-            continue;
-        };
-        let e = out.entry(chain).or_insert(0);
-        *e = (*e).max(last);
+        if let Some(c) = CheckpointFile::parse(&path) {
+            let e = out.entry(c.chain).or_insert(0);
+            *e = (*e).max(c.last);
+        }
     }
     Ok(out)
 }

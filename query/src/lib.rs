@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archiver;
+pub mod object;
 pub mod pg;
 pub mod proof;
 pub mod sql;

@@ -27,16 +27,19 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::QueryError;
+use crate::object::Location;
 
 /// One archive to query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Archive {
     /// Its name: the value of the `archive` column for its rows.
     pub name: String,
-    /// Where it is: a local directory.
+    /// Where it is: a directory, or an `s3://`, `gs://`, `az://` URL.
     pub location: String,
 }
 
@@ -52,7 +55,10 @@ impl Archive {
     /// Parses `NAME=LOCATION` or `LOCATION` (named after its last path component).
     pub fn parse(spec: &str) -> Archive {
         match spec.split_once('=') {
-            Some((name, location)) if !name.contains('/') => Archive::local(name, location),
+            Some((name, location)) if !name.contains('/') && !name.contains(':') => {
+                Archive::local(name, location)
+            }
+            _ if spec.contains("://") => Archive::local(spec, spec),
             _ => {
                 let name = spec
                     .trim_end_matches('/')
@@ -152,7 +158,14 @@ pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError>
         .set_bool("datafusion.execution.parquet.pruning", true)
         .set_bool("datafusion.execution.parquet.enable_page_index", true)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true);
-    let ctx = SessionContext::new_with_config(config);
+    // No listing cache: the archive grows while a server runs, and the cache
+    // is keyed by path prefix alone, so two buckets with the same prefix
+    // would share one listing.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .build_arc()
+        .map_err(sql_error)?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     let mut union = Vec::new();
     for (i, archive) in archives.iter().enumerate() {
         let table = format!("archive_{i}");
@@ -182,15 +195,30 @@ async fn register_archive(
     table: &str,
     archive: &Archive,
 ) -> Result<(), QueryError> {
-    let dir = std::path::Path::new(&archive.location);
-    let dir = std::fs::canonicalize(dir).map_err(|e| {
-        QueryError::Store(format!(
-            "archive `{}` at {}: {e}",
-            archive.name,
-            dir.display()
-        ))
-    })?;
-    let url = ListingTableUrl::parse(format!("{}/", dir.display())).map_err(sql_error)?;
+    let location = Location::parse(&archive.location)?;
+    let url = match &location {
+        Location::Local(dir) => {
+            let dir = std::fs::canonicalize(dir).map_err(|e| {
+                QueryError::Store(format!(
+                    "archive `{}` at {}: {e}",
+                    archive.name,
+                    dir.display()
+                ))
+            })?;
+            format!("{}/", dir.display())
+        }
+        Location::Object { store_url, prefix } => {
+            let store = location.object_store()?.expect("object location");
+            let base = url::Url::parse(store_url).map_err(|e| QueryError::Store(e.to_string()))?;
+            ctx.register_object_store(&base, store);
+            if prefix.is_empty() {
+                format!("{store_url}/")
+            } else {
+                format!("{store_url}/{prefix}/")
+            }
+        }
+    };
+    let url = ListingTableUrl::parse(url).map_err(sql_error)?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![

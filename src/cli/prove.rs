@@ -34,7 +34,8 @@ pub struct VerifyProofArgs {
 
 pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
     let store = archive_dir(&args.archive)?;
-    let proof = prove(&store, &EventSelector::parse(&args.event)).map_err(|e| e.to_string())?;
+    let proof =
+        prove(store.as_ref(), &EventSelector::parse(&args.event)).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&proof).map_err(|e| e.to_string())? + "\n";
     match &args.out {
         Some(path) => {

@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use auditfed_normalize::service::Normalizer;
 use auditfed_query::archiver::{Archiver, ArchiverOptions};
-use auditfed_query::store::LocalDir;
+use auditfed_query::object::Location;
 
 use super::service::{connect, load_config, load_signer, stop_flag};
 
@@ -104,7 +102,9 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
     let config = load_config(Some(&path))?;
     let stop = stop_flag()?;
     let kafka = connect(&config)?;
-    let store = Arc::new(LocalDir::new(&config.archive.path));
+    let location = Location::parse(&config.archive.path.to_string_lossy())
+        .map_err(|e| format!("{}: `archive.path`: {e}", path.display()))?;
+    let store = location.open().map_err(|e| e.to_string())?;
     let options = ArchiverOptions {
         group_id: config.archive.group_id(kafka.topics()),
         file_max_rows: config.archive.file_max_rows,

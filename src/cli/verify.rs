@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auditfed_query::store::ArchiveStore;
-use auditfed_query::store::LocalDir;
+use std::sync::Arc;
+
+use auditfed_query::object::Location;
 use std::io::IsTerminal;
 
 use auditfed_query::verify::{Progress, Report, VerifyOptions, verify_with_progress};
@@ -60,7 +62,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             );
         }
     };
-    let report = verify_with_progress(&store, &options, &show).map_err(|e| e.to_string())?;
+    let report =
+        verify_with_progress(store.as_ref(), &options, &show).map_err(|e| e.to_string())?;
     if interactive {
         eprint!("\r\x1b[2K");
     }
@@ -80,20 +83,17 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 /// The archive named by `--archive`: a directory or a file:// URL.
-pub fn archive_dir(archive: &str) -> Result<LocalDir, String> {
-    let root = match archive.strip_prefix("file://") {
-        Some(path) => PathBuf::from(path),
-        None if archive.contains("://") => {
-            return Err(format!(
-                "--archive {archive}: only local directories are supported by this build (object-store URLs come with the archiver)"
-            ));
-        }
-        None => PathBuf::from(archive),
-    };
-    if !root.is_dir() {
+/// Opens `--archive`: a directory, `file://`, `s3://`, `gs://` or `az://` URL.
+pub fn archive_dir(archive: &str) -> Result<Arc<dyn ArchiveStore>, String> {
+    let location = Location::parse(archive).map_err(|e| format!("--archive {archive}: {e}"))?;
+    if let Location::Local(root) = &location
+        && !root.is_dir()
+    {
         return Err(format!("--archive {}: not a directory", root.display()));
     }
-    Ok(LocalDir::new(root))
+    location
+        .open()
+        .map_err(|e| format!("--archive {archive}: {e}"))
 }
 
 fn print_text(root: &str, report: &Report) {

@@ -135,7 +135,19 @@ group_id = "{prefix}-normalize"
 
     /// Starts `auditfed run <service> --config … <extra>`, logging to `<service>-<instance>.log`.
     pub fn spawn(&self, service: &str, instance: &str, extra: &[&str]) -> Child {
+        self.spawn_with_env(service, instance, extra, &[])
+    }
+
+    /// [`Pipeline::spawn`] with extra environment variables.
+    pub fn spawn_with_env(
+        &self,
+        service: &str,
+        instance: &str,
+        extra: &[&str],
+        envs: &[(String, String)],
+    ) -> Child {
         auditfed()
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .args(["run", service, "--config"])
             .arg(&self.config)
             .args(extra)
