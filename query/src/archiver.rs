@@ -3,10 +3,13 @@
 //! layout of `auditfed_schemas::archive::layout`.
 //!
 //! **Deterministic files.** A chain's rows are written in sequence order,
-//! in files that end exactly at a checkpoint's `last`, at a multiple of
-//! `file_max_rows` (so memory stays bounded when checkpoints are rare), or
-//! at a date change. A crash and re-run therefore cuts the same files with
-//! the same names and bytes: they are overwritten, never duplicated.
+//! once the checkpoint covering them is known, in files that end exactly at
+//! the checkpoint's `last` or at a multiple of `file_max_rows` inside it,
+//! one per date. The cuts depend on the data alone, not on when records
+//! arrive, so a crash and re-run cuts the same files with the same names
+//! and bytes: they are overwritten, never duplicated. (An earlier version
+//! also cut at block boundaries before the checkpoint was known; a kill -9
+//! test against S3 showed that timing-dependent cuts leave stray files.)
 //!
 //! **Offsets after durability.** A checkpoint note is written once every
 //! row it covers is in a durable file (the store's writes are atomic and
@@ -41,8 +44,8 @@ use crate::writer::{SealedRow, write_checkpoint, write_rows};
 pub struct ArchiverOptions {
     /// Consumer group.
     pub group_id: String,
-    /// A file never holds rows across a multiple of this sequence number:
-    /// bounds the rows buffered per chain between checkpoints.
+    /// A file never holds rows across a multiple of this sequence number
+    /// (bounds file sizes when checkpoints are rare).
     pub file_max_rows: u64,
 }
 
@@ -257,11 +260,15 @@ impl Archiver {
                     .keys()
                     .map(|(last, _)| *last)
                     .find(|last| *last >= next);
-                let block_end = (next / block + 1) * block - 1;
-                let end = match checkpoint_end {
-                    Some(c) => c.min(block_end),
-                    None => block_end,
+                // Cuts depend on the data alone, never on when the seals arrive:
+                // a file ends at a checkpoint's last or a block boundary inside
+                // it, so rows wait for the checkpoint that covers them (it was
+                // committed with them, so it is in the seals topic already).
+                let Some(checkpoint_end) = checkpoint_end else {
+                    break;
                 };
+                let block_end = (next / block + 1) * block - 1;
+                let end = checkpoint_end.min(block_end);
                 if end < next || !(next..=end).all(|s| buffer.rows.contains_key(&s)) {
                     break;
                 }

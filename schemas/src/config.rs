@@ -243,7 +243,8 @@ pub struct ArchiveConfig {
     /// Consumer group of the archiver (default `<topic_prefix>.archive`).
     pub group_id: Option<String>,
     /// A data file never holds rows across a multiple of this sequence
-    /// number: bounds the rows buffered per chain between checkpoints.
+    /// number (keeps files and their encoding buffers bounded when
+    /// checkpoints are rare).
     pub file_max_rows: u64,
 }
 
