@@ -94,31 +94,29 @@ impl RawProducer {
     /// Queues a raw record (blocks while librdkafka's queue is full: backpressure).
     pub fn send(&self, record: &RawRecord<'_>) -> Result<(), IngestError> {
         let topic = self.kafka.topics().raw(record.source.as_str());
-        let offset = record.offset.to_string();
-        let received = record.received_ms.to_string();
-        let h = OwnedHeaders::new()
-            .insert(header(headers::SOURCE, record.source.as_str()))
-            .insert(header(headers::OBJECT, record.object))
-            .insert(header(headers::OFFSET, &offset))
-            .insert(header(headers::RECEIVED_MS, &received))
-            .insert(header(headers::COLLECTOR, &self.collector_id));
-        self.enqueue(&topic, record.object, record.bytes, h)
+        self.enqueue(&topic, record.object, record.bytes, self.position(record))
     }
 
     /// Queues rejected bytes for the dead-letter topic with the reason.
     pub fn dead_letter(&self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
         let topic = self.kafka.topics().dlq();
+        let h = self
+            .position(record)
+            .insert(header(headers::STAGE, "ingest"))
+            .insert(header(headers::REASON, reason));
+        self.enqueue(&topic, record.object, record.bytes, h)
+    }
+
+    /// The headers every record from a collector carries: where it came from.
+    fn position(&self, record: &RawRecord<'_>) -> OwnedHeaders {
         let offset = record.offset.to_string();
         let received = record.received_ms.to_string();
-        let h = OwnedHeaders::new()
+        OwnedHeaders::new()
             .insert(header(headers::SOURCE, record.source.as_str()))
             .insert(header(headers::OBJECT, record.object))
             .insert(header(headers::OFFSET, &offset))
             .insert(header(headers::RECEIVED_MS, &received))
             .insert(header(headers::COLLECTOR, &self.collector_id))
-            .insert(header(headers::STAGE, "ingest"))
-            .insert(header(headers::REASON, reason));
-        self.enqueue(&topic, record.object, record.bytes, h)
     }
 
     fn enqueue(
