@@ -2,7 +2,8 @@
 query with a bound parameter as a server-side prepared statement (extended
 protocol), and the catalog query drivers and BI tools use. Prints JSON.
 
-argv: port user password
+argv: port user password [sslmode [path]]: with a path, also tries to write
+(COPY … TO path, INSERT, CREATE) and reports each refusal's SQLSTATE.
 Exit 3 when psycopg is missing.
 """
 import json
@@ -15,8 +16,32 @@ except ImportError as e:  # pragma: no cover
     sys.exit(3)
 
 port, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+sslmode = sys.argv[4] if len(sys.argv) > 4 else "prefer"
+forbidden_path = sys.argv[5] if len(sys.argv) > 5 else None
 out = {}
-with psycopg.connect(host="127.0.0.1", port=port, user=user, password=password, dbname="auditfed") as conn:
+
+
+def connect(password):
+    return psycopg.connect(
+        host="127.0.0.1", port=port, user=user, password=password, dbname="auditfed", sslmode=sslmode
+    )
+
+
+with connect(password) as conn:
+    out["ssl_in_use"] = bool(conn.pgconn.ssl_in_use)
+    if forbidden_path:
+        out["writes"] = {}
+        conn.autocommit = True
+        for sql in [
+            f"COPY (SELECT 1) TO '{forbidden_path}'",
+            "INSERT INTO events SELECT * FROM events",
+            "CREATE TABLE t AS SELECT 1",
+        ]:
+            try:
+                conn.execute(sql)
+                out["writes"][sql] = "accepted"
+            except psycopg.Error as e:
+                out["writes"][sql] = e.sqlstate
     with conn.cursor() as cur:
         cur.execute("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY source")
         out["per_source"] = {r[0]: r[1] for r in cur.fetchall()}
@@ -29,7 +54,7 @@ with psycopg.connect(host="127.0.0.1", port=port, user=user, password=password, 
         cur.execute("SELECT count(*) FROM pg_catalog.pg_class")
         out["pg_class_rows"] = cur.fetchone()[0]
 try:
-    psycopg.connect(host="127.0.0.1", port=port, user=user, password=password + "x", dbname="auditfed").close()
+    connect(password + "x").close()
     out["wrong_password"] = "accepted"
 except psycopg.OperationalError as e:
     out["wrong_password"] = str(e)

@@ -4,11 +4,7 @@
 
 mod support;
 
-use std::process::Command;
-
-fn auditfed() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_auditfed"))
-}
+use support::auditfed;
 
 #[test]
 fn quickstart_runs_twice_and_other_readers_agree_with_auditfed_sql() {
@@ -64,28 +60,14 @@ fn quickstart_runs_twice_and_other_readers_agree_with_auditfed_sql() {
 
     // auditfed sql's view of the archive.
     let sql = |q: &str| -> Vec<serde_json::Value> {
-        let out = auditfed()
-            .args([
-                "sql",
-                "--archive",
-                "./auditfed-data/archive",
-                "--format",
-                "json",
-                q,
-            ])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        support::json_lines(
+            auditfed()
+                .args(["sql", "--archive", "./auditfed-data/archive"])
+                .args(["--format", "json", q])
+                .current_dir(&dir)
+                .output()
+                .unwrap(),
+        )
     };
     let ours = sql(
         "SELECT chain_id, seq, event_uid, CAST(time AS BIGINT) AS ms, encode(leaf_hash, 'hex') AS leaf FROM events ORDER BY chain_id, seq",

@@ -44,6 +44,8 @@ use crate::writer::{SealedRow, write_checkpoint, write_rows};
 pub struct ArchiverOptions {
     /// Consumer group.
     pub group_id: String,
+    /// Static group membership (KIP-345): stable across restarts.
+    pub instance_id: String,
     /// A file never holds rows across a multiple of this sequence number
     /// (bounds file sizes when checkpoints are rare).
     pub file_max_rows: u64,
@@ -110,6 +112,9 @@ impl Archiver {
         let consumer: BaseConsumer = kafka
             .client_config()
             .set("group.id", &options.group_id)
+            // A restarted archiver takes its partitions back at once
+            // instead of waiting out the session timeout.
+            .set("group.instance.id", &options.instance_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("isolation.level", "read_committed")

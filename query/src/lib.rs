@@ -47,4 +47,7 @@ pub enum QueryError {
     /// Kafka failed, or a record on an auditfed topic is malformed.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// The SQL server cannot start (TLS files, listen address).
+    #[error("sql server: {0}")]
+    Server(String),
 }

@@ -4,8 +4,8 @@
 //! | URL | credentials and endpoint, from the environment |
 //! |---|---|
 //! | `s3://bucket/prefix` | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL` (MinIO, Ceph, on-prem), `AWS_ALLOW_HTTP=true` for plain-http endpoints |
-//! | `gs://bucket/prefix` | `GOOGLE_SERVICE_ACCOUNT` (key file), `GOOGLE_STORAGE_EMULATOR_HOST`-style endpoints via `GOOGLE_BASE_URL` |
-//! | `az://container/prefix` | `AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_USE_EMULATOR=true` (Azurite) |
+//! | `gs://bucket/prefix` | `GOOGLE_SERVICE_ACCOUNT` (key file) or `GOOGLE_APPLICATION_CREDENTIALS`, else the instance metadata server; `GOOGLE_BASE_URL` for another endpoint; for an emulator, a key file `{"gcs_base_url": "http://127.0.0.1:4443", "disable_oauth": true, "client_email": "", "private_key": ""}` |
+//! | `az://container/prefix` | `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_KEY` or `AZURE_STORAGE_CLIENT_ID`/`_SECRET`/`_TENANT_ID`, or managed identity; `AZURE_STORAGE_USE_EMULATOR=true` (Azurite, at `AZURITE_BLOB_STORAGE_URL`, default `http://127.0.0.1:10000`) |
 //!
 //! A path or `file://` URL is a local directory ([`crate::store::LocalDir`]).
 
@@ -71,14 +71,13 @@ impl Location {
                     .build()
                     .map_err(err)?,
             ),
-            Some("gs") => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(store_url);
-                if let Ok(base) = std::env::var("GOOGLE_BASE_URL") {
-                    b = b.with_config(object_store::gcp::GoogleConfigKey::BaseUrl, base);
-                }
-                Arc::new(b.build().map_err(err)?)
-            }
+            // from_env reads every GOOGLE_* key, GOOGLE_BASE_URL included.
+            Some("gs") => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(store_url)
+                    .build()
+                    .map_err(err)?,
+            ),
             _ => Arc::new(
                 object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_url(store_url)

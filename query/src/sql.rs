@@ -13,7 +13,7 @@
 //! ```no_run
 //! use auditfed_query::sql::{Archive, Catalog};
 //!
-//! let catalog = Catalog::new(&[Archive::local("onprem", "./auditfed-data/archive")])?;
+//! let catalog = Catalog::new(&[Archive::new("onprem", "./auditfed-data/archive")])?;
 //! let batches = catalog.query("SELECT source, count(*) FROM events GROUP BY source")?;
 //! # Ok::<(), auditfed_query::QueryError>(())
 //! ```
@@ -28,6 +28,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -44,11 +45,11 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// An archive in a local directory.
-    pub fn local(name: &str, dir: &str) -> Archive {
+    /// The archive at `location` (a directory or an object-store URL), named `name`.
+    pub fn new(name: &str, location: &str) -> Archive {
         Archive {
             name: name.to_owned(),
-            location: dir.to_owned(),
+            location: location.to_owned(),
         }
     }
 
@@ -56,9 +57,9 @@ impl Archive {
     pub fn parse(spec: &str) -> Archive {
         match spec.split_once('=') {
             Some((name, location)) if !name.contains('/') && !name.contains(':') => {
-                Archive::local(name, location)
+                Archive::new(name, location)
             }
-            _ if spec.contains("://") => Archive::local(spec, spec),
+            _ if spec.contains("://") => Archive::new(spec, spec),
             _ => {
                 let name = spec
                     .trim_end_matches('/')
@@ -66,7 +67,7 @@ impl Archive {
                     .next()
                     .filter(|n| !n.is_empty())
                     .unwrap_or("archive");
-                Archive::local(name, spec)
+                Archive::new(name, spec)
             }
         }
     }
@@ -128,10 +129,19 @@ impl Catalog {
         Ok(Catalog { ctx, runtime })
     }
 
-    /// Runs one SQL statement.
+    /// Runs one SQL statement. Reads only: DDL and DML (`CREATE`,
+    /// `INSERT INTO events`, `COPY … TO`) are refused, so a query cannot
+    /// add files to an archive.
     pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        let read_only = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false);
         self.runtime.block_on(async {
-            let df = self.ctx.sql(sql).await.map_err(sql_error)?;
+            let df = self
+                .ctx
+                .sql_with_options(sql, read_only)
+                .await
+                .map_err(sql_error)?;
             df.collect().await.map_err(sql_error)
         })
     }
@@ -143,7 +153,13 @@ impl Catalog {
 }
 
 fn sql_error(e: datafusion::error::DataFusionError) -> QueryError {
-    QueryError::Sql(e.to_string())
+    let message = e.to_string();
+    if message.contains("DML not supported") || message.contains("DDL not supported") {
+        return QueryError::Sql(format!(
+            "{message}: queries over the archive are read-only (the archive is evidence)"
+        ));
+    }
+    QueryError::Sql(message)
 }
 
 /// A session with one table per archive, the `events` union and the views.

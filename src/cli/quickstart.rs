@@ -192,6 +192,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         store.clone(),
         ArchiverOptions {
             group_id: config.archive.group_id(kafka.topics()),
+            instance_id: config.archive.instance_id(),
             file_max_rows: config.archive.file_max_rows,
         },
     )
@@ -207,7 +208,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         archive_dir.display()
     );
 
-    let catalog = Catalog::new(&[Archive::local("local", &archive_dir.display().to_string())])
+    let catalog = Catalog::new(&[Archive::new("local", &archive_dir.display().to_string())])
         .map_err(|e| e.to_string())?;
     for (title, sql) in QUERIES {
         println!("-- {title}\n-- {sql}");

@@ -107,6 +107,7 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
     let store = location.open().map_err(|e| e.to_string())?;
     let options = ArchiverOptions {
         group_id: config.archive.group_id(kafka.topics()),
+        instance_id: config.archive.instance_id(),
         file_max_rows: config.archive.file_max_rows,
     };
     let mut archiver = Archiver::new(&kafka, store, options).map_err(|e| e.to_string())?;

@@ -1,13 +1,16 @@
-//! `auditfed serve sql --listen 127.0.0.1:5433 --user U --password P`
+//! `auditfed serve sql --listen 127.0.0.1:5433 --user U --password-env VAR [--tls-cert PEM --tls-key PEM]`,
+//! or the same from the config's `[sql]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use auditfed_query::pg::{Access, serve};
-use auditfed_query::sql::{Archive, session};
+use auditfed_query::pg::{Access, Tls, serve};
+use auditfed_query::sql::session;
+use auditfed_schemas::config::SqlConfig;
 
 use super::service::load_config;
+use super::sql::archives;
 
 /// Arguments of `auditfed serve`.
 #[derive(Debug, clap::Args)]
@@ -25,14 +28,14 @@ enum Server {
 
 #[derive(Debug, clap::Args)]
 struct SqlArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:5433")]
-    listen: SocketAddr,
-    /// The user clients log in as.
+    /// Address to listen on (default: `sql.listen` of --config, else 127.0.0.1:5433).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The user clients log in as (default: `sql.user`).
     #[arg(long)]
     user: Option<String>,
-    /// Its password (or a long random token). Prefer --password-env: a
-    /// command line is visible to other local users.
+    /// Its password (or a long random token). Prefer --password-env or
+    /// `sql.password = "${VAR}"`: a command line is visible to other local users.
     #[arg(long)]
     password: Option<String>,
     /// Read the password from this environment variable.
@@ -41,16 +44,23 @@ struct SqlArgs {
     /// Let anyone connect without a password (only on a trusted network).
     #[arg(long)]
     allow_anonymous: bool,
-    /// Archives, `DIR` or `NAME=DIR`, repeatable (default: the config's, else ./auditfed-data/archive).
+    /// PEM certificate for TLS (default: `sql.tls_cert`); with --tls-key.
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// PEM (PKCS#8) private key of --tls-cert (default: `sql.tls_key`).
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Archives, `DIR`, `URL` or `NAME=DIR|URL`, repeatable (default: the
+    /// config's `sql.archives`, else its `archive.path`, else ./auditfed-data/archive).
     #[arg(long)]
     archive: Vec<String>,
-    /// The configuration file whose archive to serve.
+    /// The configuration file (`[sql]` and `[archive]`).
     #[arg(long)]
     config: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
-    let Server::Sql(args) = args.server;
+/// Flags first, then the config's `[sql]`.
+fn access(args: &SqlArgs, sql: &SqlConfig) -> Result<Access, String> {
     let password =
         match (&args.password, &args.password_env) {
             (Some(p), None) => Some(p.clone()),
@@ -60,27 +70,48 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             (None, None) => None,
             (Some(_), Some(_)) => return Err("give --password or --password-env, not both".into()),
         };
-    let access = match (args.user, password, args.allow_anonymous) {
-        (Some(user), Some(password), false) if !password.is_empty() => {
-            Access::Password { user, password }
-        }
-        (None, None, true) => Access::Anonymous,
-        (_, _, true) => {
-            return Err("--allow-anonymous cannot be combined with --user/--password".into());
-        }
-        _ => {
-            return Err("the server needs --user and --password (or --password-env); anonymous access only with --allow-anonymous".into());
-        }
-    };
-    let archives: Vec<Archive> = if args.archive.is_empty() {
-        let config = load_config(args.config.as_deref())?;
-        vec![Archive::local(
-            "local",
-            &config.archive.path.display().to_string(),
-        )]
+    let flags_given = args.user.is_some() || password.is_some() || args.allow_anonymous;
+    let (user, password, anonymous) = if flags_given {
+        (args.user.clone(), password, args.allow_anonymous)
     } else {
-        args.archive.iter().map(|a| Archive::parse(a)).collect()
+        (sql.user.clone(), sql.password.clone(), sql.allow_anonymous)
     };
+    match (user, password, anonymous) {
+        (Some(user), Some(password), false) if !password.is_empty() => {
+            Ok(Access::Password { user, password })
+        }
+        (None, None, true) => Ok(Access::Anonymous),
+        (_, _, true) => Err("--allow-anonymous cannot be combined with --user/--password".into()),
+        _ => Err("the server needs --user and --password (or --password-env), or sql.user and sql.password in the config; anonymous access only with --allow-anonymous".into()),
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let Server::Sql(args) = args.server;
+    let config = load_config(args.config.as_deref())?;
+    let access = access(&args, &config.sql)?;
+    let listen = match args.listen {
+        Some(listen) => listen,
+        None => config
+            .sql
+            .listen
+            .parse()
+            .map_err(|_| format!("sql.listen {:?}: not an address", config.sql.listen))?,
+    };
+    let tls = match (
+        args.tls_cert.or(config.sql.tls_cert.clone()),
+        args.tls_key.or(config.sql.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(Tls { cert, key }),
+        (None, None) => None,
+        _ => {
+            return Err("TLS needs both a certificate (--tls-cert) and its key (--tls-key)".into());
+        }
+    };
+    if let Some(tls) = &tls {
+        tls.check().map_err(|e| e.to_string())?;
+    }
+    let archives = archives(&args.archive, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -91,13 +122,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             Access::Password { user, .. } => format!("user {user}, password required"),
             Access::Anonymous => "ANONYMOUS access".into(),
         };
+        let sslmode = if tls.is_some() { " sslmode=require" } else { "" };
         eprintln!(
-            "auditfed: PostgreSQL protocol on {} ({who}); try: psql \"host={} port={} user=<user> dbname=auditfed\" -c \"SELECT count(*) FROM events\"",
-            args.listen,
-            args.listen.ip(),
-            args.listen.port()
+            "auditfed: PostgreSQL protocol on {listen} ({who}, {}); try: psql \"host={} port={} user=<user> dbname=auditfed{sslmode}\" -c \"SELECT count(*) FROM events\"",
+            if tls.is_some() { "TLS" } else { "no TLS" },
+            listen.ip(),
+            listen.port()
         );
-        serve(ctx, args.listen, access)
+        serve(ctx, listen, access, tls)
             .await
             .map_err(|e| e.to_string())
     })?;

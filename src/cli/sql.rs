@@ -5,15 +5,31 @@ use std::process::ExitCode;
 
 use auditfed_query::sql::{AUDIT_VIEWS, Archive, Catalog, OutputFormat, render};
 
+use auditfed_schemas::config::Config;
+
 use super::service::load_config;
+
+/// The `--archive` flags, else the config's archives.
+pub fn archives(flags: &[String], config: &Config) -> Vec<Archive> {
+    if flags.is_empty() {
+        config
+            .query_archives()
+            .iter()
+            .map(|(name, location)| Archive::new(name, location))
+            .collect()
+    } else {
+        flags.iter().map(|a| Archive::parse(a)).collect()
+    }
+}
 
 /// Arguments of `auditfed sql`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = views_help())]
 pub struct Args {
-    /// An archive to query, `DIR` or `NAME=DIR`; repeat to query several as
-    /// one `events` table (the `archive` column says where each row lives).
-    /// Default: `archive.path` of --config, else ./auditfed-data/archive.
+    /// An archive to query, `DIR`, `URL` or `NAME=DIR|URL`; repeat to query
+    /// several as one `events` table (the `archive` column says where each
+    /// row lives). Default: `sql.archives` of --config, else its
+    /// `archive.path`, else ./auditfed-data/archive.
     #[arg(long)]
     archive: Vec<String>,
     /// The configuration file whose archive to query.
@@ -42,15 +58,8 @@ fn views_help() -> String {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let archives: Vec<Archive> = if args.archive.is_empty() {
-        let config = load_config(args.config.as_deref())?;
-        vec![Archive::local(
-            "local",
-            &config.archive.path.display().to_string(),
-        )]
-    } else {
-        args.archive.iter().map(|a| Archive::parse(a)).collect()
-    };
+    let config = load_config(args.config.as_deref())?;
+    let archives = archives(&args.archive, &config);
     let catalog = Catalog::new(&archives).map_err(|e| e.to_string())?;
     let batches = catalog.query(&args.sql).map_err(|e| e.to_string())?;
     let format = match args.format {

@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
+
+pub use super::auditfed;
 use std::time::{Duration, Instant};
 
 use auditfed_query::store::LocalDir;
@@ -43,10 +45,6 @@ pub struct Pipeline {
     pub prefix: String,
     pub bootstrap: String,
     pub config: PathBuf,
-}
-
-pub fn auditfed() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_auditfed"))
 }
 
 impl Pipeline {
@@ -363,7 +361,7 @@ pub fn cloudtrail_lines(tag: &str, n: usize) -> Vec<String> {
 
 /// SIGTERM: the normalizer commits, checkpoints what is pending and exits.
 pub fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
+    let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let deadline = Instant::now() + Duration::from_secs(60);

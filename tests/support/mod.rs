@@ -1,4 +1,5 @@
-//! Shared by the end-to-end tests: the independent Python checks, temp dirs.
+//! Shared by the end-to-end tests: the `auditfed` binary, the independent
+//! Python checks, temp dirs, a serial lock and a seeded random generator.
 //!
 //! `scripts/test.sh` provides a Python with the needed packages
 //! (AUDITFED_PYTHON) and sets AUDITFED_REQUIRE_PYTHON=1 so CI cannot skip a
@@ -8,6 +9,61 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The `auditfed` binary under test.
+pub fn auditfed() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_auditfed"))
+}
+
+/// A successful run's stdout as JSON lines (`--format json`, `--json`);
+/// a failed run fails the test with its stderr.
+pub fn json_lines(out: std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "auditfed failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Serializes the tests of one binary that share a broker or an emulator.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A small deterministic generator (xorshift), seeded from the clock or
+/// AUDITFED_TEST_SEED, and printed so a failing run can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        let seed = std::env::var("AUDITFED_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("AUDITFED_TEST_SEED={seed}");
+        Rng(seed)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,3 +108,4 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 pub mod kafka;
+pub mod object_stores;

@@ -6,16 +6,21 @@
 //! for the catalog queries clients send on connect). Authentication is
 //! PostgreSQL's MD5 password exchange against the configured user and
 //! password (the password may be a long random token); anonymous access
-//! only when explicitly asked for.
+//! only when explicitly asked for. Read-only ([`ReadOnlyHook`]). TLS with a PEM certificate and key
+//! ([`Tls`]), checked before the server starts.
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::auth::AuthManager;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire::api::auth::md5pass::{
     Md5PasswordAuthStartupHandler, hash_md5_password,
 };
@@ -27,10 +32,15 @@ use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryH
 use datafusion_postgres::pgwire::api::{ClientInfo, PgWireServerHandlers};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use datafusion_postgres::pgwire::tokio::tokio_rustls::rustls;
 use datafusion_postgres::{DfSessionService, ServerOptions, serve_with_handlers};
 use futures::Sink;
 
 use crate::QueryError;
+
+mod read_only;
+
+pub use read_only::{ReadOnlyHook, reads_only};
 
 /// Who may connect.
 #[derive(Clone)]
@@ -55,29 +65,99 @@ impl Debug for Access {
     }
 }
 
-/// Serves `ctx` on `listen` until the process ends.
+/// TLS for the server: a PEM certificate (chain) and its PKCS#8 key.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Its private key (`-----BEGIN PRIVATE KEY-----`).
+    pub key: PathBuf,
+}
+
+impl Tls {
+    /// Loads both files and builds the TLS configuration, as the server
+    /// will. The server library falls back to plain text when that fails,
+    /// so this check is what keeps a bad certificate from silently
+    /// disabling encryption: call it before [`serve`].
+    pub fn check(&self) -> Result<(), QueryError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let err = |what: &Path, e: &dyn std::fmt::Display| {
+            QueryError::Server(format!("TLS: {}: {e}", what.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| err(&self.cert, &e))?;
+        if certs.is_empty() {
+            return Err(err(
+                &self.cert,
+                &"no PEM certificate (BEGIN CERTIFICATE) in the file",
+            ));
+        }
+        let key = PrivatePkcs8KeyDer::from_pem_file(&self.key).map_err(|e| {
+            err(
+                &self.key,
+                &format!("{e}: expected a PKCS#8 key (BEGIN PRIVATE KEY); convert with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8`"),
+            )
+        })?;
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key.into())
+            .map_err(|e| {
+                err(
+                    &self.cert,
+                    &format!("{e} (does the key belong to this certificate?)"),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// Serves `ctx` on `listen` until the process ends; with `tls`, clients may
+/// (and with `sslmode=require` must) encrypt. Call [`Tls::check`] first.
 pub async fn serve(
     ctx: SessionContext,
     listen: SocketAddr,
     access: Access,
+    tls: Option<Tls>,
 ) -> Result<(), QueryError> {
     setup_pg_catalog(&ctx, "auditfed", Arc::new(AuthManager::default()))
         .map_err(|e| QueryError::Sql(format!("pg_catalog: {e}")))?;
     let handlers = Handlers {
-        session: Arc::new(DfSessionService::new(Arc::new(ctx))),
+        // The read-only check first, then the library's own hooks.
+        session: Arc::new(DfSessionService::new_with_hooks(
+            Arc::new(ctx),
+            vec![
+                Arc::new(ReadOnlyHook),
+                Arc::new(CursorStatementHook),
+                Arc::new(SetShowHook),
+                Arc::new(TransactionStatementHook),
+            ],
+        )),
         access: Arc::new(access),
+        require_tls: tls.is_some(),
     };
-    let options = ServerOptions::new()
+    let mut options = ServerOptions::new()
         .with_host(listen.ip().to_string())
         .with_port(listen.port());
+    if let Some(tls) = tls {
+        tls.check()?;
+        options = options
+            .with_tls_cert_path(Some(tls.cert.display().to_string()))
+            .with_tls_key_path(Some(tls.key.display().to_string()));
+    }
     serve_with_handlers(Arc::new(handlers), &options)
         .await
-        .map_err(|e| QueryError::Store(format!("cannot serve on {listen}: {e}")))
+        .map_err(|e| QueryError::Server(format!("cannot serve on {listen}: {e}")))
 }
 
 struct Handlers {
     session: Arc<DfSessionService>,
     access: Arc<Access>,
+    /// With TLS configured, plain-text connections are refused (as
+    /// PostgreSQL's `hostssl`): credentials never cross the network in clear.
+    require_tls: bool,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -92,12 +172,16 @@ impl PgWireServerHandlers for Handlers {
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         // One handler per connection: the MD5 handler keeps the salted
         // password of its own login.
-        Arc::new(match self.access.as_ref() {
-            Access::Password { .. } => Startup::Md5(Md5PasswordAuthStartupHandler::new(
+        let auth = match self.access.as_ref() {
+            Access::Password { .. } => Auth::Md5(Md5PasswordAuthStartupHandler::new(
                 Arc::new(Credentials(self.access.clone())),
                 Arc::new(DefaultServerParameterProvider::default()),
             )),
-            Access::Anonymous => Startup::Anonymous(AnonymousStartup),
+            Access::Anonymous => Auth::Anonymous(AnonymousStartup),
+        };
+        Arc::new(Startup {
+            auth,
+            require_tls: self.require_tls,
         })
     }
 }
@@ -140,9 +224,14 @@ struct AnonymousStartup;
 
 impl NoopStartupHandler for AnonymousStartup {}
 
-enum Startup {
+enum Auth {
     Md5(Md5PasswordAuthStartupHandler<Credentials, DefaultServerParameterProvider>),
     Anonymous(AnonymousStartup),
+}
+
+struct Startup {
+    auth: Auth,
+    require_tls: bool,
 }
 
 #[async_trait]
@@ -157,11 +246,26 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match self {
-            Startup::Md5(h) => h.on_startup(client, message).await,
-            Startup::Anonymous(h) => h.on_startup(client, message).await,
+        if self.require_tls
+            && !client.is_secure()
+            && matches!(message, PgWireFrontendMessage::Startup(_))
+        {
+            return Err(PgWireError::UserError(Box::new(tls_required())));
+        }
+        match &self.auth {
+            Auth::Md5(h) => h.on_startup(client, message).await,
+            Auth::Anonymous(h) => h.on_startup(client, message).await,
         }
     }
+}
+
+/// The error a plain-text client gets from a server with TLS.
+pub fn tls_required() -> ErrorInfo {
+    ErrorInfo::new(
+        "FATAL".into(),
+        "28000".into(),
+        "this server requires TLS: connect with sslmode=require (or verify-full)".into(),
+    )
 }
 
 /// The error clients see for a failed login (also used in tests).
