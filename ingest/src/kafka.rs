@@ -170,6 +170,7 @@ impl Kafka {
             (t.events(), TopicRole::Log),
             (t.seals(), TopicRole::Log),
             (t.dlq(), TopicRole::Log),
+            (t.receipts(), TopicRole::Log),
             (t.chain_state(), TopicRole::Compacted),
             (t.cursors(), TopicRole::Compacted),
         ]);

@@ -1,9 +1,64 @@
 //! # auditfed-sinks
 //!
-//! Home of SIEM forwarders: Splunk HEC and Microsoft Sentinel (issue 6).
+//! Forwards the sealed events of `<prefix>.events` to SIEMs, each sink in
+//! its own consumer group, so a SIEM engineer can trust that every event
+//! reached the SIEM exactly as archived.
 //!
-//! This crate is part of the workspace layout fixed by the design
-//! (../shared/design.md §2) and is still empty: it gets its code with the
-//! issues named above.
+//! The shared [`driver`] owns everything that is not the SIEM's protocol:
+//! batching by count, bytes and time; retries with exponential backoff and
+//! jitter that honour `Retry-After`; splitting a batch the SIEM finds too
+//! large and bisecting one it rejects, until the events at fault are alone
+//! and go to `<prefix>.dlq` with the reason and the response body; a
+//! delivery receipt per event in `<prefix>.receipts`; and Kafka offsets
+//! committed only after the SIEM acknowledged. One batch is in flight per
+//! sink and the consumer is not polled while it is: backpressure, never a
+//! silent drop.
+//!
+//! A sink is a [`driver::Service`]: it turns a batch into the SIEM's
+//! requests and says how each attempt ended ([`driver::Failure`]):
+//!
+//! ```
+//! use auditfed_sinks::driver::{Failure, OutgoingEvent, Service};
+//!
+//! /// A sink that accepts everything (a SIEM would answer over HTTP).
+//! struct Accept;
+//!
+//! #[async_trait::async_trait]
+//! impl Service for Accept {
+//!     async fn health(&mut self) -> Result<(), Failure> {
+//!         Ok(())
+//!     }
+//!     async fn deliver(&mut self, events: &[OutgoingEvent]) -> Result<String, Failure> {
+//!         Ok(format!("accepted {}", events.len()))
+//!     }
+//! }
+//! ```
+//!
+//! Sinks: [`splunk`] (HTTP Event Collector with indexer acknowledgements).
 
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod driver;
+pub mod splunk;
+
+/// Errors that stop a sink. Everything retryable is retried by the driver
+/// and never surfaces here.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The configuration cannot work (bad token, unknown index, ...).
+    #[error("sink {sink}: {message}")]
+    Fatal {
+        /// The sink's name (`[sinks.<name>]`).
+        sink: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Kafka failed: consuming, producing receipts or dead letters, committing.
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// The sink was asked to stop with a batch not yet acknowledged; its
+    /// offsets are not committed, so it is delivered again after a restart.
+    #[error("stopped before the SIEM acknowledged the batch in flight")]
+    Stopped,
+}

@@ -9,6 +9,7 @@ mod run;
 mod schema;
 mod serve;
 mod service;
+mod sinks;
 mod sql;
 mod validate;
 mod verify;

@@ -41,6 +41,20 @@ enum Service {
         #[arg(long, value_name = "SECS")]
         exit_when_idle: Option<u64>,
     },
+    /// Forward the sealed events to the SIEMs of `[sinks.*]` (Splunk HEC,
+    /// ...): one consumer group per sink, offsets committed only after the
+    /// SIEM acknowledged, a receipt per event in `<prefix>.receipts`.
+    Sinks {
+        /// The configuration file (see examples/auditfed.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sink (repeatable; default: all of `[sinks.*]`).
+        #[arg(long, value_name = "NAME")]
+        sink: Vec<String>,
+        /// Stop once nothing arrived for this many seconds.
+        #[arg(long, value_name = "SECS")]
+        exit_when_idle: Option<u64>,
+    },
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
@@ -53,6 +67,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             config,
             exit_when_idle,
         } => archive(config, exit_when_idle.map(Duration::from_secs)),
+        Service::Sinks {
+            config,
+            sink,
+            exit_when_idle,
+        } => super::sinks::run(config, &sink, exit_when_idle.map(Duration::from_secs)),
     }
 }
 

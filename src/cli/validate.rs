@@ -25,6 +25,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             if let Err(p) = load_signer(&config) {
                 problems.extend(p);
             }
+            if let Err(p) = auditfed_sinks::config::parse_sinks(&config.sinks) {
+                problems.extend(p);
+            }
             if config.kafka.bootstrap != "embedded" {
                 match Kafka::connect(&config.kafka) {
                     Ok(kafka) => {

@@ -175,11 +175,24 @@ group_id = "{prefix}-normalize"
 
     /// Everything committed so far in events, seals and the dead-letter topic.
     pub fn read_committed(&self) -> Committed {
-        let topics = [
-            format!("{}.events", self.prefix),
-            format!("{}.seals", self.prefix),
-            format!("{}.dlq", self.prefix),
-        ];
+        let names = ["events", "seals", "dlq"].map(|t| format!("{}.{t}", self.prefix));
+        let mut committed = Committed::default();
+        for (topic, record) in self.read_topics(&names) {
+            if topic == names[0] {
+                committed.events.push(record);
+            } else if topic == names[1] {
+                committed
+                    .seals
+                    .push(String::from_utf8(record.payload).unwrap());
+            } else {
+                committed.dead_letters.push(record);
+            }
+        }
+        committed
+    }
+
+    /// Every committed record of `topics` (full names), with its topic.
+    pub fn read_topics(&self, topics: &[String]) -> Vec<(String, EventRecord)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
             .set("group.id", format!("{}-reader", self.prefix))
@@ -190,7 +203,7 @@ group_id = "{prefix}-normalize"
             .unwrap();
         let mut tpl = TopicPartitionList::new();
         let mut open = 0;
-        for t in &topics {
+        for t in topics {
             let md = consumer
                 .fetch_metadata(Some(t), Duration::from_secs(10))
                 .unwrap();
@@ -201,13 +214,10 @@ group_id = "{prefix}-normalize"
             }
         }
         consumer.assign(&tpl).unwrap();
-        let mut committed = Committed::default();
+        let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while open > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "reading the output topics timed out"
-            );
+            assert!(Instant::now() < deadline, "reading {topics:?} timed out");
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => {
                     let headers: HashMap<String, String> = m
@@ -225,22 +235,14 @@ group_id = "{prefix}-normalize"
                         })
                         .unwrap_or_default();
                     let payload = m.payload().unwrap_or_default().to_vec();
-                    if m.topic() == topics[0] {
-                        committed.events.push(EventRecord { headers, payload });
-                    } else if m.topic() == topics[1] {
-                        committed.seals.push(String::from_utf8(payload).unwrap());
-                    } else {
-                        committed
-                            .dead_letters
-                            .push(EventRecord { headers, payload });
-                    }
+                    out.push((m.topic().to_owned(), EventRecord { headers, payload }));
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => open -= 1,
-                Some(Err(e)) => panic!("reading output: {e}"),
+                Some(Err(e)) => panic!("reading {topics:?}: {e}"),
                 None => {}
             }
         }
-        committed
+        out
     }
 
     /// Waits until the committed events hold `n` distinct event uids.

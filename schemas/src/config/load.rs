@@ -70,9 +70,10 @@ impl Config {
                 "ingest" => section_into(&section, value, &mut config.ingest),
                 "archive" => section_into(&section, value, &mut config.archive),
                 "sql" => section_into(&section, value, &mut config.sql),
+                "sinks" => section_into(&section, value, &mut config.sinks),
                 _ => Err(vec![problem(
                     section.clone(),
-                    "unknown section (expected kafka, keys, normalize, ingest, archive or sql)",
+                    "unknown section (expected kafka, keys, normalize, ingest, archive, sql or sinks)",
                 )]),
             };
             if let Err(p) = result {

@@ -49,6 +49,10 @@ pub struct Config {
     pub archive: ArchiveConfig,
     /// `auditfed sql` and the PostgreSQL wire-protocol server.
     pub sql: SqlConfig,
+    /// SIEM sinks by name (`[sinks.<name>]`, `auditfed run sinks`). Each
+    /// table is checked by the sink's own typed config in `auditfed-sinks`,
+    /// which knows its keys.
+    pub sinks: BTreeMap<String, toml::Value>,
 }
 
 /// `[kafka]`.
@@ -374,6 +378,14 @@ impl Topics {
     /// `<prefix>.cursors` (compacted): collectors' positions.
     pub fn cursors(&self) -> String {
         format!("{}.cursors", self.prefix)
+    }
+    /// Consumer group of the sink `name`: `<prefix>.sink.<name>`.
+    pub fn sink_group(&self, name: &str) -> String {
+        format!("{}.sink.{name}", self.prefix)
+    }
+    /// `<prefix>.receipts`: one delivery receipt per event and sink.
+    pub fn receipts(&self) -> String {
+        format!("{}.receipts", self.prefix)
     }
 }
 

@@ -1,0 +1,147 @@
+//! `[sinks.<name>]` tables of `auditfed.toml`: each names its `type` and is
+//! checked by that sink's typed config, unknown keys rejected, every problem
+//! reported with its key path (as the rest of the file is).
+//!
+//! ```
+//! use auditfed_sinks::config::{SinkKind, parse_sinks};
+//!
+//! let table: toml::Table = toml::from_str(r#"
+//! [splunk]
+//! type = "splunk_hec"
+//! endpoint = "https://splunk.example.com:8088"
+//! token = "00000000-0000-0000-0000-000000000000"
+//! index = "audit"
+//! "#).unwrap();
+//! let sinks = parse_sinks(&table.into_iter().collect()).unwrap();
+//! assert_eq!(sinks[0].name, "splunk");
+//! assert!(matches!(sinks[0].kind, SinkKind::Splunk(_)));
+//! ```
+
+use std::collections::BTreeMap;
+
+use auditfed_schemas::config::Problem;
+use serde::Deserialize;
+
+use crate::splunk::SplunkConfig;
+
+/// One configured sink.
+#[derive(Debug, Clone)]
+pub struct NamedSink {
+    /// The table's name: `[sinks.<name>]`; also the consumer group's suffix
+    /// and the `sink` of its receipts.
+    pub name: String,
+    /// What it forwards to.
+    pub kind: SinkKind,
+}
+
+/// The sink types.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// `type = "splunk_hec"`.
+    Splunk(SplunkConfig),
+}
+
+/// Batching, shared by every sink (`[sinks.<name>.batch]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Events per request, at most.
+    pub max_events: usize,
+    /// Bytes of events per request, at most (before compression).
+    pub max_bytes: usize,
+    /// A batch is sent at the latest this long after its first event (ms).
+    pub max_ms: u64,
+    /// Longest pause between two attempts (ms); the SIEM's `Retry-After`
+    /// is honoured even when longer.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_events: 1_000,
+            max_bytes: 4 << 20,
+            max_ms: 1_000,
+            max_backoff_ms: 30_000,
+        }
+    }
+}
+
+/// Every `[sinks.*]` table, typed; `Err` lists every problem with its key.
+pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSink>, Vec<Problem>> {
+    let mut sinks = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in tables {
+        let key = format!("sinks.{name}");
+        let Some(table) = value.as_table() else {
+            problems.push(problem(&key, "expected a table ([sinks.NAME])"));
+            continue;
+        };
+        let mut table = table.clone();
+        let kind = match table.remove("type") {
+            Some(toml::Value::String(kind)) => kind,
+            _ => {
+                problems.push(problem(
+                    &format!("{key}.type"),
+                    "missing: expected type = \"splunk_hec\"",
+                ));
+                continue;
+            }
+        };
+        let parsed = match kind.as_str() {
+            "splunk_hec" => typed::<SplunkConfig>(&key, table)
+                .and_then(|c| c.check(&key).map(|()| c))
+                .map(SinkKind::Splunk),
+            other => Err(vec![problem(
+                &format!("{key}.type"),
+                &format!("unknown sink type {other:?} (expected \"splunk_hec\")"),
+            )]),
+        };
+        match parsed {
+            Ok(kind) => sinks.push(NamedSink {
+                name: name.clone(),
+                kind,
+            }),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(sinks)
+    } else {
+        Err(problems)
+    }
+}
+
+pub(crate) fn problem(key: &str, message: &str) -> Problem {
+    Problem {
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn typed<T: for<'de> Deserialize<'de>>(key: &str, table: toml::Table) -> Result<T, Vec<Problem>> {
+    let mut unknown = Vec::new();
+    let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        toml::Value::Table(table),
+        &mut |path: serde_ignored::Path<'_>| {
+            unknown.push(problem(
+                &format!("{key}.{path}"),
+                "unknown key (see docs/sinks.md for the keys of this sink)",
+            ));
+        },
+    ));
+    match result {
+        Ok(v) if unknown.is_empty() => Ok(v),
+        Ok(_) => Err(unknown),
+        Err(e) => {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                key.to_owned()
+            } else {
+                format!("{key}.{path}")
+            };
+            unknown.push(problem(&at, &e.into_inner().to_string()));
+            Err(unknown)
+        }
+    }
+}
