@@ -60,7 +60,9 @@ fn sink_config(p: &Pipeline, port: u16, token: &str) -> std::path::PathBuf {
     text += &format!(
         "\n[sinks.splunk]\ntype = \"splunk_hec\"\nendpoint = \"http://127.0.0.1:{port}\"\n\
          token = \"{token}\"\nindex = \"audit\"\nack_timeout_secs = 3\nack_poll_ms = 100\n\
-         [sinks.splunk.batch]\nmax_events = 40\nmax_ms = 200\nmax_backoff_ms = 1000\n"
+         [sinks.splunk.batch]\nmax_events = 40\nmax_ms = 200\nmax_backoff_ms = 1000\n\
+         [sinks.residency]\ntype = \"splunk_hec\"\nendpoint = \"http://127.0.0.1:{port}\"\n\
+         token = \"{token}\"\nindex = \"audit\"\n[sinks.residency.policy]\nregions = [\"nowhere-1\"]\n"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -177,8 +179,18 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
     // Every event has a delivered receipt naming the sink and its ack.
     let receipts = p.read_topics(&[format!("{}.receipts", p.prefix)]);
     let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut withheld: BTreeMap<String, usize> = BTreeMap::new();
     for (_, r) in &receipts {
         let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        if v["sink"] == "residency" {
+            // Its policy admits no region: everything withheld, nothing sent.
+            assert_eq!(v["outcome"], "withheld", "{v}");
+            assert!(v["reason"].as_str().unwrap().contains("policy.regions"));
+            *withheld
+                .entry(v["event_uid"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+            continue;
+        }
         assert_eq!(v["sink"], "splunk");
         if v["outcome"] == "delivered" {
             assert!(v["batch"].as_str().unwrap().contains('/'), "{v}");
@@ -191,6 +203,11 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
         delivered.keys().collect::<Vec<_>>(),
         sealed.keys().collect::<Vec<_>>(),
         "a delivered receipt for every event"
+    );
+    assert_eq!(
+        withheld.keys().collect::<Vec<_>>(),
+        sealed.keys().collect::<Vec<_>>(),
+        "a withheld receipt for every event of the residency sink"
     );
     drop(server);
 }

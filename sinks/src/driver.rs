@@ -19,6 +19,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::SinkError;
 use crate::config::BatchConfig;
+use crate::policy::{Decision, Policy};
 
 /// One sealed event on its way to a SIEM.
 #[derive(Debug, Clone)]
@@ -92,11 +93,19 @@ pub struct Stats {
     pub requests: u64,
     /// Attempts that were retried.
     pub retries: u64,
+    /// Events the egress policy kept in.
+    pub withheld: u64,
 }
 
-/// An event's end: the batch id it was acknowledged in, or (reason,
-/// response body) of its rejection.
-type Outcome = Result<String, (String, String)>;
+/// How an event's journey through the sink ended.
+enum Outcome {
+    /// Acknowledged by the SIEM in this batch.
+    Delivered(String),
+    /// Refused by the SIEM: reason and response body.
+    Rejected(String, String),
+    /// Kept in by the egress policy: the rule.
+    Withheld(String),
+}
 
 /// Counts failed deliveries of receipts and dead letters.
 #[derive(Default)]
@@ -134,6 +143,7 @@ pub struct Driver<S: Service> {
     runtime: tokio::runtime::Runtime,
     stats: Stats,
     pending: Option<OutgoingEvent>,
+    policy: Policy,
 }
 
 impl<S: Service> Driver<S> {
@@ -144,6 +154,7 @@ impl<S: Service> Driver<S> {
         name: &str,
         instance_id: &str,
         batch: BatchConfig,
+        policy: Policy,
         service: S,
     ) -> Result<Driver<S>, SinkError> {
         let kerr = |e: rdkafka::error::KafkaError| SinkError::Kafka(e.to_string());
@@ -183,6 +194,7 @@ impl<S: Service> Driver<S> {
             runtime,
             stats: Stats::default(),
             pending: None,
+            policy,
         })
     }
 
@@ -271,15 +283,35 @@ impl<S: Service> Driver<S> {
     /// writes receipts and dead letters, waits for Kafka to have them, and
     /// commits the batch's offsets.
     fn forward(&mut self, batch: Vec<OutgoingEvent>, stop: &AtomicBool) -> Result<(), SinkError> {
-        let mut stack: Vec<&[OutgoingEvent]> = vec![&batch[..]];
         let mut outcomes: Vec<(&OutgoingEvent, Outcome)> = Vec::new();
+        // The egress policy first: nothing it withholds or redacts leaves as it was.
+        let allowed: Vec<OutgoingEvent> = if self.policy.is_open() {
+            batch.clone()
+        } else {
+            let mut allowed = Vec::with_capacity(batch.len());
+            for event in &batch {
+                match self.policy.apply(&event.json) {
+                    Decision::Send(json) => allowed.push(OutgoingEvent {
+                        json,
+                        ..event.clone()
+                    }),
+                    Decision::Withhold(rule) => outcomes.push((event, Outcome::Withheld(rule))),
+                }
+            }
+            allowed
+        };
+        let mut stack: Vec<&[OutgoingEvent]> = if allowed.is_empty() {
+            Vec::new()
+        } else {
+            vec![&allowed[..]]
+        };
         while let Some(part) = stack.pop() {
             let mut attempt = 0;
             loop {
                 self.stats.requests += 1;
                 match self.runtime.block_on(self.service.deliver(part)) {
                     Ok(id) => {
-                        outcomes.extend(part.iter().map(|e| (e, Ok(id.clone()))));
+                        outcomes.extend(part.iter().map(|e| (e, Outcome::Delivered(id.clone()))));
                         break;
                     }
                     Err(Failure::TooLarge { .. } | Failure::Reject { .. }) if part.len() > 1 => {
@@ -290,11 +322,11 @@ impl<S: Service> Driver<S> {
                         break;
                     }
                     Err(Failure::TooLarge { reason }) => {
-                        outcomes.push((&part[0], Err((reason, String::new()))));
+                        outcomes.push((&part[0], Outcome::Rejected(reason, String::new())));
                         break;
                     }
                     Err(Failure::Reject { reason, body }) => {
-                        outcomes.push((&part[0], Err((reason, body))));
+                        outcomes.push((&part[0], Outcome::Rejected(reason, body)));
                         break;
                     }
                     Err(Failure::Fatal(message)) => {
@@ -350,14 +382,22 @@ impl<S: Service> Driver<S> {
         let now = now_ms();
         for (event, outcome) in outcomes {
             let receipt = match outcome {
-                Ok(id) => {
+                Outcome::Withheld(rule) => {
+                    self.stats.withheld += 1;
+                    serde_json::json!({
+                        "sink": self.name, "event_uid": event.uid, "chain": event.chain,
+                        "seq": event.seq, "batch": null, "time_ms": now,
+                        "outcome": "withheld", "reason": rule,
+                    })
+                }
+                Outcome::Delivered(id) => {
                     self.stats.delivered += 1;
                     serde_json::json!({
                         "sink": self.name, "event_uid": event.uid, "chain": event.chain,
                         "seq": event.seq, "batch": id, "time_ms": now, "outcome": "delivered",
                     })
                 }
-                Err((reason, body)) => {
+                Outcome::Rejected(reason, body) => {
                     self.stats.dead_lettered += 1;
                     let reason = format!("sink {}: {reason}", self.name);
                     let body: String = body.chars().take(4096).collect();

@@ -40,6 +40,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod policy;
 pub mod splunk;
 
 /// Errors that stop a sink. Everything retryable is retried by the driver

@@ -52,9 +52,10 @@ pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<Exi
                     let key = format!("sinks.{}", sink.name);
                     let SinkKind::Splunk(splunk) = sink.kind;
                     let batch = splunk.batch.clone();
+                    let policy = splunk.policy.clone();
                     let endpoint = splunk.endpoint.clone();
                     let service = SplunkService::new(splunk, &key)?;
-                    let mut driver = Driver::new(&kafka, &sink.name, instance, batch, service)
+                    let mut driver = Driver::new(&kafka, &sink.name, instance, batch, policy, service)
                         .map_err(|e| e.to_string())?;
                     eprintln!(
                         "auditfed: sink {} forwarding {} to Splunk HEC at {endpoint}",
@@ -63,8 +64,8 @@ pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<Exi
                     );
                     let stats = driver.run(&stop, idle).map_err(|e| e.to_string())?;
                     Ok(format!(
-                        "auditfed: sink {} stopped: {} delivered, {} dead-lettered, {} requests ({} retried)",
-                        sink.name, stats.delivered, stats.dead_lettered, stats.requests, stats.retries
+                        "auditfed: sink {} stopped: {} delivered, {} dead-lettered, {} withheld by its policy, {} requests ({} retried)",
+                        sink.name, stats.delivered, stats.dead_lettered, stats.withheld, stats.requests, stats.retries
                     ))
                 })
             })

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::config::{BatchConfig, problem};
+use crate::policy::Policy;
 use auditfed_schemas::config::Problem;
 
 /// A Splunk HTTP Event Collector.
@@ -52,6 +53,9 @@ pub struct SplunkConfig {
     /// Batching and backoff.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// What may leave, and which fields only dropped or hashed.
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 fn default_sourcetype() -> String {
@@ -97,6 +101,9 @@ impl SplunkConfig {
                 key,
                 "ack_timeout_secs, ack_poll_ms and request_timeout_secs must be greater than 0",
             ));
+        }
+        for (k, message) in self.policy.check(&format!("{key}.policy")) {
+            problems.push(problem(&k, &message));
         }
         if problems.is_empty() {
             Ok(())
