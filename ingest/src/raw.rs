@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use auditfed_schemas::SourceType;
+use auditfed_schemas::config::Topics;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -67,10 +68,12 @@ pub struct DeliveryReport {
     pub first_error: Option<String>,
 }
 
-/// Idempotent producer of raw records and dead letters.
+/// Idempotent producer of raw records and dead letters. `Send`, so a
+/// collector may produce from its own threads; with the embedded cluster,
+/// keep the [`Kafka`] it was made from alive as long as the producer.
 pub struct RawProducer {
     producer: ThreadedProducer<Deliveries>,
-    kafka: Kafka,
+    topics: Topics,
     collector_id: String,
 }
 
@@ -86,20 +89,20 @@ impl RawProducer {
             .map_err(|e| IngestError::Kafka(format!("cannot create a producer: {e}")))?;
         Ok(RawProducer {
             producer,
-            kafka: kafka.clone(),
+            topics: kafka.topics().clone(),
             collector_id: collector_id.to_owned(),
         })
     }
 
     /// Queues a raw record (blocks while librdkafka's queue is full: backpressure).
     pub fn send(&self, record: &RawRecord<'_>) -> Result<(), IngestError> {
-        let topic = self.kafka.topics().raw(record.source.as_str());
+        let topic = self.topics.raw(record.source.as_str());
         self.enqueue(&topic, record.object, record.bytes, self.position(record))
     }
 
     /// Queues rejected bytes for the dead-letter topic with the reason.
     pub fn dead_letter(&self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
-        let topic = self.kafka.topics().dlq();
+        let topic = self.topics.dlq();
         let h = self
             .position(record)
             .insert(header(headers::STAGE, "ingest"))
