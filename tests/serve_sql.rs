@@ -5,33 +5,16 @@
 
 mod support;
 
-use support::{auditfed, json_lines};
+use support::{KillOnDrop, auditfed, await_listening, free_port, json_lines};
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// `auditfed serve sql <args>` in `dir`, once it listens on `port`.
-fn start(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut server = Server(
+fn start(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> KillOnDrop {
+    let mut server = KillOnDrop(
         auditfed()
             .args(["serve", "sql"])
             .args(args)
@@ -41,16 +24,7 @@ fn start(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut err).unwrap();
-            panic!("the server exited with {status}: {err}");
-        }
-        assert!(Instant::now() < deadline, "server not listening");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    await_listening(&mut server, port, Duration::from_secs(30));
     server
 }
 

@@ -10,30 +10,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::kafka::{Pipeline, cloudtrail_lines, terminate};
-use support::{Rng, auditfed, serial};
-
-struct Hec(Child);
-impl Drop for Hec {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{KillOnDrop, Rng, auditfed, await_listening, free_port, serial};
 
 /// `tests/hec_server.py` on `port`, state in `state`, once it listens.
-fn hec(port: u16, state: &Path, extra: &[&str]) -> Hec {
+fn hec(port: u16, state: &Path, extra: &[&str]) -> KillOnDrop {
     let python = std::env::var("AUDITFED_PYTHON").unwrap_or_else(|_| "python3".into());
     let child = Command::new(python)
         .arg(support::root().join("tests/hec_server.py"))
@@ -44,12 +28,8 @@ fn hec(port: u16, state: &Path, extra: &[&str]) -> Hec {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Hec(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the HEC server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut server = KillOnDrop(child);
+    await_listening(&mut server, port, Duration::from_secs(20));
     server
 }
 

@@ -32,7 +32,7 @@ use auditfed_normalize::{Output, normalize};
 use auditfed_query::sql::{Archive, Catalog};
 use auditfed_query::store::LocalDir;
 use auditfed_query::writer::{SealedRow, write_checkpoint, write_rows};
-use auditfed_schemas::seal::FileSigner;
+use auditfed_schemas::seal::{FileSigner, format_time};
 use auditfed_schemas::{SourceMeta, SourceType};
 
 #[global_allocator]
@@ -217,7 +217,7 @@ fn cloudtrail_record(rng: &mut Rng, chain: usize, i: u64, time_ms: i64) -> Strin
             r#"{{"type":"IAMUser","principalId":"AIDAEXAMPLE{user:08}","arn":"arn:aws:iam::{account}:user/user-{user}","accountId":"{account}","accessKeyId":"AKIAEXAMPLE{user:08}","userName":"user-{user}"}}"#
         )
     };
-    let time = chrono_like(time_ms);
+    let time = format_time(time_ms);
     let ip = format!("10.{}.{}.{}", user % 250, rng.below(250), rng.below(250));
     let event_id = format!("evt-{chain}-{i:013}");
     let (source, extra) = if op == "ConsoleLogin" {
@@ -251,28 +251,6 @@ fn cloudtrail_record(rng: &mut Rng, chain: usize, i: u64, time_ms: i64) -> Strin
     format!(
         r#"{{"eventVersion":"1.08","userIdentity":{identity},"eventTime":"{time}","eventSource":"{source}","eventName":"{op}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.15.30 Python/3.11.8","requestID":"{:016x}","eventID":"{event_id}","readOnly":false,"managementEvent":true,"recipientAccountId":"{account}","eventCategory":"Management"{extra}}}"#,
         rng.next()
-    )
-}
-
-/// RFC 3339 UTC with seconds, from epoch milliseconds (no date library in benches).
-fn chrono_like(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
     )
 }
 

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use auditfed_schemas::config::Problem;
+use auditfed_schemas::config::{Problem, from_toml};
 use serde::Deserialize;
 
 use crate::splunk::SplunkConfig;
@@ -74,27 +74,27 @@ pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSi
     for (name, value) in tables {
         let key = format!("sinks.{name}");
         let Some(table) = value.as_table() else {
-            problems.push(problem(&key, "expected a table ([sinks.NAME])"));
+            problems.push(Problem::new(&key, "expected a table ([sinks.NAME])"));
             continue;
         };
         let mut table = table.clone();
         let kind = match table.remove("type") {
             Some(toml::Value::String(kind)) => kind,
             _ => {
-                problems.push(problem(
-                    &format!("{key}.type"),
+                problems.push(Problem::new(
+                    format!("{key}.type"),
                     "missing: expected type = \"splunk_hec\"",
                 ));
                 continue;
             }
         };
         let parsed = match kind.as_str() {
-            "splunk_hec" => typed::<SplunkConfig>(&key, table)
+            "splunk_hec" => from_toml::<SplunkConfig>(&key, toml::Value::Table(table))
                 .and_then(|c| c.check(&key).map(|()| c))
                 .map(SinkKind::Splunk),
-            other => Err(vec![problem(
-                &format!("{key}.type"),
-                &format!("unknown sink type {other:?} (expected \"splunk_hec\")"),
+            other => Err(vec![Problem::new(
+                format!("{key}.type"),
+                format!("unknown sink type {other:?} (expected \"splunk_hec\")"),
             )]),
         };
         match parsed {
@@ -109,39 +109,5 @@ pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSi
         Ok(sinks)
     } else {
         Err(problems)
-    }
-}
-
-pub(crate) fn problem(key: &str, message: &str) -> Problem {
-    Problem {
-        key: key.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
-fn typed<T: for<'de> Deserialize<'de>>(key: &str, table: toml::Table) -> Result<T, Vec<Problem>> {
-    let mut unknown = Vec::new();
-    let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
-        toml::Value::Table(table),
-        &mut |path: serde_ignored::Path<'_>| {
-            unknown.push(problem(
-                &format!("{key}.{path}"),
-                "unknown key (see docs/sinks.md for the keys of this sink)",
-            ));
-        },
-    ));
-    match result {
-        Ok(v) if unknown.is_empty() => Ok(v),
-        Ok(_) => Err(unknown),
-        Err(e) => {
-            let path = e.path().to_string();
-            let at = if path == "." {
-                key.to_owned()
-            } else {
-                format!("{key}.{path}")
-            };
-            unknown.push(problem(&at, &e.into_inner().to_string()));
-            Err(unknown)
-        }
     }
 }

@@ -5,6 +5,7 @@
 //! acknowledgement and the commit re-delivers that batch, which the
 //! receipts show as two deliveries of the same event).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -285,8 +286,8 @@ impl<S: Service> Driver<S> {
     fn forward(&mut self, batch: Vec<OutgoingEvent>, stop: &AtomicBool) -> Result<(), SinkError> {
         let mut outcomes: Vec<(&OutgoingEvent, Outcome)> = Vec::new();
         // The egress policy first: nothing it withholds or redacts leaves as it was.
-        let allowed: Vec<OutgoingEvent> = if self.policy.is_open() {
-            batch.clone()
+        let allowed: Cow<'_, [OutgoingEvent]> = if self.policy.is_open() {
+            Cow::Borrowed(&batch)
         } else {
             let mut allowed = Vec::with_capacity(batch.len());
             for event in &batch {
@@ -298,7 +299,7 @@ impl<S: Service> Driver<S> {
                     Decision::Withhold(rule) => outcomes.push((event, Outcome::Withheld(rule))),
                 }
             }
-            allowed
+            Cow::Owned(allowed)
         };
         let mut stack: Vec<&[OutgoingEvent]> = if allowed.is_empty() {
             Vec::new()

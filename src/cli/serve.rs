@@ -108,9 +108,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             return Err("TLS needs both a certificate (--tls-cert) and its key (--tls-key)".into());
         }
     };
-    if let Some(tls) = &tls {
-        tls.check().map_err(|e| e.to_string())?;
-    }
     let archives = archives(&args.archive, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -30,6 +30,45 @@ pub fn json_lines(out: std::process::Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A child process (a server) killed when the test lets go of it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `server` listens on 127.0.0.1:`port`. Fails the test if it
+/// exits first (with its stderr, when piped) or after `timeout`.
+pub fn await_listening(server: &mut KillOnDrop, port: u16, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(stderr) = server.0.stderr.as_mut() {
+                std::io::Read::read_to_string(stderr, &mut err).unwrap();
+            }
+            panic!("the server exited with {status}: {err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on port {port} after {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Serializes the tests of one binary that share a broker or an emulator.

@@ -78,7 +78,7 @@ impl Tls {
     /// Loads both files and builds the TLS configuration, as the server
     /// will. The server library falls back to plain text when that fails,
     /// so this check is what keeps a bad certificate from silently
-    /// disabling encryption: call it before [`serve`].
+    /// disabling encryption: [`serve`] calls it before it listens.
     pub fn check(&self) -> Result<(), QueryError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
@@ -115,7 +115,8 @@ impl Tls {
 }
 
 /// Serves `ctx` on `listen` until the process ends; with `tls`, clients may
-/// (and with `sslmode=require` must) encrypt. Call [`Tls::check`] first.
+/// (and with `sslmode=require` must) encrypt; `tls` is checked
+/// ([`Tls::check`]) before anything listens.
 pub async fn serve(
     ctx: SessionContext,
     listen: SocketAddr,

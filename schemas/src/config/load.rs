@@ -29,9 +29,16 @@ impl fmt::Display for Problem {
 }
 
 fn problem(key: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem {
-        key: key.into(),
-        message: message.into(),
+    Problem::new(key, message)
+}
+
+impl Problem {
+    /// A problem at the dotted key path `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -170,30 +177,39 @@ fn section_into<T: for<'de> Deserialize<'de>>(
     value: toml::Value,
     out: &mut T,
 ) -> Result<(), Vec<Problem>> {
+    *out = from_toml(section, value)?;
+    Ok(())
+}
+
+/// Deserializes the table at `key` (a dotted path such as `sinks.splunk`)
+/// into `T`: every unknown key and the first type error, each reported with
+/// its full key path. Crates with their own config tables (the sinks) use
+/// it so their problems read like the rest of the file's.
+pub fn from_toml<T: for<'de> Deserialize<'de>>(
+    key: &str,
+    value: toml::Value,
+) -> Result<T, Vec<Problem>> {
     let mut unknown = Vec::new();
     let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
         value,
         &mut |path: serde_ignored::Path<'_>| {
             unknown.push(problem(
-                format!("{section}.{path}"),
+                format!("{key}.{path}"),
                 "unknown key (see examples/auditfed.toml for the keys of this section)",
             ));
         },
     ));
     match result {
-        Ok(v) if unknown.is_empty() => {
-            *out = v;
-            Ok(())
-        }
+        Ok(v) if unknown.is_empty() => Ok(v),
         Ok(_) => Err(unknown),
         Err(e) => {
             let mut problems = unknown;
-            let key = match e.path().to_string().as_str() {
-                "." => section.to_owned(),
-                path => format!("{section}.{path}"),
+            let at = match e.path().to_string().as_str() {
+                "." => key.to_owned(),
+                path => format!("{key}.{path}"),
             };
             problems.push(problem(
-                key,
+                at,
                 e.into_inner().to_string().trim_end().to_owned(),
             ));
             Err(problems)

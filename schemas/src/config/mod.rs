@@ -393,4 +393,4 @@ mod load;
 #[cfg(test)]
 mod tests;
 
-pub use load::{ConfigError, Problem};
+pub use load::{ConfigError, Problem, from_toml};

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{BatchConfig, problem};
+use crate::config::BatchConfig;
 use crate::policy::Policy;
 use auditfed_schemas::config::Problem;
 
@@ -79,31 +79,31 @@ impl SplunkConfig {
     pub fn check(&self, key: &str) -> Result<(), Vec<Problem>> {
         let mut problems = Vec::new();
         if !(self.endpoint.starts_with("https://") || self.endpoint.starts_with("http://")) {
-            problems.push(problem(
-                &format!("{key}.endpoint"),
-                &format!("{:?}: expected https://host:8088", self.endpoint),
+            problems.push(Problem::new(
+                format!("{key}.endpoint"),
+                format!("{:?}: expected https://host:8088", self.endpoint),
             ));
         }
         if self.token.trim().is_empty() {
-            problems.push(problem(
-                &format!("{key}.token"),
+            problems.push(Problem::new(
+                format!("{key}.token"),
                 "empty (is its ${ENV} variable set?)",
             ));
         }
         if self.batch.max_events == 0 || self.batch.max_bytes == 0 || self.batch.max_ms == 0 {
-            problems.push(problem(
-                &format!("{key}.batch"),
+            problems.push(Problem::new(
+                format!("{key}.batch"),
                 "max_events, max_bytes and max_ms must be greater than 0",
             ));
         }
         if self.ack_timeout_secs == 0 || self.ack_poll_ms == 0 || self.request_timeout_secs == 0 {
-            problems.push(problem(
+            problems.push(Problem::new(
                 key,
                 "ack_timeout_secs, ack_poll_ms and request_timeout_secs must be greater than 0",
             ));
         }
         for (k, message) in self.policy.check(&format!("{key}.policy")) {
-            problems.push(problem(&k, &message));
+            problems.push(Problem::new(k, message));
         }
         if problems.is_empty() {
             Ok(())
