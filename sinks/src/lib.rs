@@ -10,9 +10,9 @@
 //! large and bisecting one it rejects, until the events at fault are alone
 //! and go to `<prefix>.dlq` with the reason and the response body; a
 //! delivery receipt per event in `<prefix>.receipts`; and Kafka offsets
-//! committed only after the SIEM acknowledged. One batch is in flight per
-//! sink and the consumer is not polled while it is: backpressure, never a
-//! silent drop.
+//! committed in order, each only after the SIEM acknowledged. Up to
+//! `max_in_flight` batches per sink are delivered at once; when all are
+//! taken the consumer pauses: backpressure, never a silent drop.
 //!
 //! A sink is a [`driver::Service`]: it turns a batch into the SIEM's
 //! requests and says how each attempt ended ([`driver::Failure`]):
@@ -25,10 +25,10 @@
 //!
 //! #[async_trait::async_trait]
 //! impl Service for Accept {
-//!     async fn health(&mut self) -> Result<(), Failure> {
+//!     async fn health(&self) -> Result<(), Failure> {
 //!         Ok(())
 //!     }
-//!     async fn deliver(&mut self, events: &[OutgoingEvent]) -> Result<String, Failure> {
+//!     async fn deliver(&self, events: &[OutgoingEvent]) -> Result<String, Failure> {
 //!         Ok(format!("accepted {}", events.len()))
 //!     }
 //! }

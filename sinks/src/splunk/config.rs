@@ -90,12 +90,7 @@ impl SplunkConfig {
                 "empty (is its ${ENV} variable set?)",
             ));
         }
-        if self.batch.max_events == 0 || self.batch.max_bytes == 0 || self.batch.max_ms == 0 {
-            problems.push(Problem::new(
-                format!("{key}.batch"),
-                "max_events, max_bytes and max_ms must be greater than 0",
-            ));
-        }
+        problems.extend(self.batch.check(&format!("{key}.batch")));
         if self.ack_timeout_secs == 0 || self.ack_poll_ms == 0 || self.request_timeout_secs == 0 {
             problems.push(Problem::new(
                 key,

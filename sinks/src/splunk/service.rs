@@ -212,7 +212,7 @@ impl SplunkService {
 
 #[async_trait]
 impl Service for SplunkService {
-    async fn health(&mut self) -> Result<(), Failure> {
+    async fn health(&self) -> Result<(), Failure> {
         let path = if self.config.acknowledgements {
             "/services/collector/health?ack=true"
         } else {
@@ -236,7 +236,7 @@ impl Service for SplunkService {
         }
     }
 
-    async fn deliver(&mut self, events: &[OutgoingEvent]) -> Result<String, Failure> {
+    async fn deliver(&self, events: &[OutgoingEvent]) -> Result<String, Failure> {
         let body = self.body(events);
         let (status, retry_after, text) = self
             .post("/services/collector/event", body, self.config.gzip)

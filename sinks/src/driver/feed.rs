@@ -1,0 +1,319 @@
+//! Where a driver's events come from: the sink's consumer group (the normal
+//! run), a time range of the events topic, or events read elsewhere (the
+//! archive) — the last two for `auditfed replay`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use auditfed_ingest::kafka::{Kafka, headers};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::OutgoingEvent;
+use crate::SinkError;
+
+/// One poll of a feed.
+pub enum Polled {
+    /// The next event.
+    Event(OutgoingEvent),
+    /// Nothing arrived within the timeout.
+    Idle,
+    /// A bounded feed has given everything.
+    End,
+}
+
+/// A source of sealed events for a [`super::Driver`].
+pub trait Feed: Send {
+    /// The next event, waiting at most `timeout`.
+    fn poll(&mut self, timeout: Duration) -> Result<Polled, SinkError>;
+    /// Records that everything below `next` (partition → offset) was
+    /// delivered and receipted. Only the consumer group remembers it.
+    fn commit(&mut self, next: &BTreeMap<i32, i64>) -> Result<(), SinkError> {
+        let _ = next;
+        Ok(())
+    }
+    /// Stops (or resumes) fetching while every in-flight slot is taken,
+    /// without leaving the consumer group.
+    fn pause(&mut self, paused: bool) {
+        let _ = paused;
+    }
+    /// Called while the driver waits for a batch to land (the feed is
+    /// paused): a consumer group member polls so it stays in its group and
+    /// may hand out an event of a partition it was just assigned.
+    fn keep_alive(&mut self, timeout: Duration) -> Result<Option<OutgoingEvent>, SinkError> {
+        std::thread::sleep(timeout);
+        Ok(None)
+    }
+    /// Whether the feed can hand out events yet (a group member waits for
+    /// its partitions); idle time only counts once it can.
+    fn ready(&self) -> bool {
+        true
+    }
+    /// `"run"` or `"replay"`: written into every receipt.
+    fn mode(&self) -> &'static str {
+        "run"
+    }
+}
+
+fn kafka_error(e: rdkafka::error::KafkaError) -> SinkError {
+    SinkError::Kafka(e.to_string())
+}
+
+/// The sink's consumer group on the events topic: offsets committed after
+/// the SIEM acknowledged (static member `instance_id`).
+pub struct GroupFeed {
+    consumer: BaseConsumer,
+    topic: String,
+    paused: bool,
+}
+
+impl GroupFeed {
+    /// Joins `<prefix>.sink.<name>` as static member `instance_id`.
+    pub fn join(kafka: &Kafka, sink: &str, instance_id: &str) -> Result<GroupFeed, SinkError> {
+        let topics = kafka.topics();
+        let consumer: BaseConsumer = kafka
+            .client_config()
+            .set("group.id", topics.sink_group(sink))
+            .set("group.instance.id", instance_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .map_err(kafka_error)?;
+        consumer
+            .subscribe(&[&topics.events()])
+            .map_err(kafka_error)?;
+        Ok(GroupFeed {
+            consumer,
+            topic: topics.events(),
+            paused: false,
+        })
+    }
+}
+
+impl Feed for GroupFeed {
+    fn poll(&mut self, timeout: Duration) -> Result<Polled, SinkError> {
+        match self.consumer.poll(timeout) {
+            None => Ok(Polled::Idle),
+            Some(Err(e)) => {
+                eprintln!("auditfed sink: consumer: {e} (retrying)");
+                Ok(Polled::Idle)
+            }
+            Some(Ok(message)) => outgoing(&message).map(Polled::Event),
+        }
+    }
+
+    fn keep_alive(&mut self, timeout: Duration) -> Result<Option<OutgoingEvent>, SinkError> {
+        match self.poll(timeout)? {
+            Polled::Event(event) => Ok(Some(event)),
+            _ => Ok(None),
+        }
+    }
+
+    fn commit(&mut self, next: &BTreeMap<i32, i64>) -> Result<(), SinkError> {
+        let mut tpl = TopicPartitionList::new();
+        for (&partition, &offset) in next {
+            tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                .map_err(kafka_error)?;
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+            // Delivered and receipted; after a rebalance the new owner
+            // delivers these again (counted as duplicates by the receipts).
+            eprintln!("auditfed sink: commit failed: {e}");
+        }
+        Ok(())
+    }
+
+    fn pause(&mut self, paused: bool) {
+        if paused == self.paused {
+            return;
+        }
+        if let Ok(assignment) = self.consumer.assignment() {
+            let result = if paused {
+                self.consumer.pause(&assignment)
+            } else {
+                self.consumer.resume(&assignment)
+            };
+            if result.is_ok() {
+                self.paused = paused;
+            }
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.consumer.assignment().is_ok_and(|a| a.count() > 0)
+    }
+}
+
+/// The events topic between two times, read outside any consumer group
+/// (the sink's own offsets stay where they are).
+pub struct RangeFeed {
+    consumer: BaseConsumer,
+    /// Partition → offset to stop before (the end when the replay started,
+    /// or the first offset after `to`).
+    until: BTreeMap<i32, i64>,
+    to_ms: Option<i64>,
+}
+
+impl RangeFeed {
+    /// Events of the events topic sealed in `[from_ms, to_ms)` (Kafka's
+    /// time index holds the time the normalizer wrote each event), up to
+    /// the end of each partition when the replay started.
+    pub fn open(kafka: &Kafka, from_ms: i64, to_ms: Option<i64>) -> Result<RangeFeed, SinkError> {
+        let topic = kafka.topics().events();
+        let consumer: BaseConsumer = kafka
+            .client_config()
+            .set("group.id", format!("{}.replay", topic))
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .create()
+            .map_err(kafka_error)?;
+        let timeout = Duration::from_secs(30);
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(kafka_error)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(SinkError::Kafka(format!("topic {topic} has no partitions")));
+        }
+        let mut start = TopicPartitionList::new();
+        let mut until = BTreeMap::new();
+        for &p in &partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, p, timeout)
+                .map_err(kafka_error)?;
+            until.insert(p, high);
+            start
+                .add_partition_offset(&topic, p, Offset::Offset(from_ms))
+                .map_err(kafka_error)?;
+        }
+        // The replay starts at the first offset written at or after `from`.
+        let start = consumer
+            .offsets_for_times(start, timeout)
+            .map_err(kafka_error)?;
+        let mut assignment = TopicPartitionList::new();
+        for element in start.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                // No message at or after `from`: nothing to replay there.
+                _ => Offset::End,
+            };
+            if matches!(offset, Offset::End) {
+                until.remove(&element.partition());
+                continue;
+            }
+            assignment
+                .add_partition_offset(&topic, element.partition(), offset)
+                .map_err(kafka_error)?;
+        }
+        consumer.assign(&assignment).map_err(kafka_error)?;
+        Ok(RangeFeed {
+            consumer,
+            until,
+            to_ms,
+        })
+    }
+}
+
+impl Feed for RangeFeed {
+    fn poll(&mut self, timeout: Duration) -> Result<Polled, SinkError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.until.is_empty() {
+                return Ok(Polled::End);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = match self.consumer.poll(left) {
+                None => return Ok(Polled::Idle),
+                Some(Err(e)) => return Err(kafka_error(e)),
+                Some(Ok(message)) => message,
+            };
+            let partition = message.partition();
+            let Some(&end) = self.until.get(&partition) else {
+                continue;
+            };
+            if message.offset() >= end {
+                self.until.remove(&partition);
+                continue;
+            }
+            let written = message.timestamp().to_millis();
+            if let (Some(to), Some(written)) = (self.to_ms, written)
+                && written >= to
+            {
+                self.until.remove(&partition);
+                continue;
+            }
+            if message.offset() + 1 >= end {
+                self.until.remove(&partition);
+            }
+            return outgoing(&message).map(Polled::Event);
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        "replay"
+    }
+}
+
+/// Events already read (from the archive), in order.
+pub struct EventsFeed {
+    events: std::vec::IntoIter<OutgoingEvent>,
+}
+
+impl EventsFeed {
+    /// Feeds `events` then ends.
+    pub fn new(events: Vec<OutgoingEvent>) -> EventsFeed {
+        EventsFeed {
+            events: events.into_iter(),
+        }
+    }
+}
+
+impl Feed for EventsFeed {
+    fn poll(&mut self, _: Duration) -> Result<Polled, SinkError> {
+        Ok(self.events.next().map_or(Polled::End, Polled::Event))
+    }
+
+    fn mode(&self) -> &'static str {
+        "replay"
+    }
+}
+
+/// An events-topic message as an [`OutgoingEvent`].
+fn outgoing(message: &rdkafka::message::BorrowedMessage<'_>) -> Result<OutgoingEvent, SinkError> {
+    let mut chain = String::new();
+    let mut seq = 0;
+    let mut source = String::new();
+    if let Some(h) = message.headers() {
+        for header in h.iter() {
+            let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
+            match header.key {
+                headers::CHAIN => chain = value,
+                headers::SEQ => seq = value.parse().unwrap_or(0),
+                headers::SOURCE => source = value,
+                _ => {}
+            }
+        }
+    }
+    OutgoingEvent::sealed(
+        message.payload().unwrap_or_default().to_vec(),
+        chain,
+        seq,
+        source,
+        message.partition(),
+        message.offset(),
+    )
+    .map_err(|e| {
+        SinkError::Kafka(format!(
+            "events topic partition {} offset {}: {e}",
+            message.partition(),
+            message.offset()
+        ))
+    })
+}
