@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use auditfed_schemas::config::{Problem, from_toml};
 use serde::Deserialize;
 
+use crate::sentinel::SentinelConfig;
 use crate::splunk::SplunkConfig;
 
 /// One configured sink.
@@ -39,6 +40,25 @@ pub struct NamedSink {
 pub enum SinkKind {
     /// `type = "splunk_hec"`.
     Splunk(SplunkConfig),
+    /// `type = "sentinel"`.
+    Sentinel(SentinelConfig),
+}
+
+impl SinkKind {
+    /// Batching of the sink.
+    pub fn batch(&self) -> &BatchConfig {
+        match self {
+            SinkKind::Splunk(c) => &c.batch,
+            SinkKind::Sentinel(c) => &c.batch,
+        }
+    }
+    /// Egress policy of the sink.
+    pub fn policy(&self) -> &crate::policy::Policy {
+        match self {
+            SinkKind::Splunk(c) => &c.policy,
+            SinkKind::Sentinel(c) => &c.policy,
+        }
+    }
 }
 
 /// Batching, shared by every sink (`[sinks.<name>.batch]`).
@@ -108,7 +128,7 @@ pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSi
             _ => {
                 problems.push(Problem::new(
                     format!("{key}.type"),
-                    "missing: expected type = \"splunk_hec\"",
+                    "missing: expected type = \"splunk_hec\" or \"sentinel\"",
                 ));
                 continue;
             }
@@ -117,9 +137,12 @@ pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSi
             "splunk_hec" => from_toml::<SplunkConfig>(&key, toml::Value::Table(table))
                 .and_then(|c| c.check(&key).map(|()| c))
                 .map(SinkKind::Splunk),
+            "sentinel" => from_toml::<SentinelConfig>(&key, toml::Value::Table(table))
+                .and_then(|c| c.check(&key).map(|()| c))
+                .map(SinkKind::Sentinel),
             other => Err(vec![Problem::new(
                 format!("{key}.type"),
-                format!("unknown sink type {other:?} (expected \"splunk_hec\")"),
+                format!("unknown sink type {other:?} (expected \"splunk_hec\" or \"sentinel\")"),
             )]),
         };
         match parsed {

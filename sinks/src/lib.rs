@@ -34,13 +34,15 @@
 //! }
 //! ```
 //!
-//! Sinks: [`splunk`] (HTTP Event Collector with indexer acknowledgements).
+//! Sinks: [`splunk`] (HTTP Event Collector with indexer acknowledgements)
+//! and [`sentinel`] (Azure Monitor Logs Ingestion API, ASIM tables).
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod driver;
 pub mod policy;
+pub mod sentinel;
 pub mod splunk;
 
 /// Errors that stop a sink. Everything retryable is retried by the driver

@@ -435,3 +435,21 @@ pub(crate) fn random_u64() -> u64 {
     use rand_core::RngCore;
     rand_core::OsRng.next_u64()
 }
+
+/// A random (version 4) GUID: HEC's data channel, a request id.
+pub(crate) fn guid() -> String {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&random_u64().to_le_bytes());
+    b[8..].copy_from_slice(&random_u64().to_le_bytes());
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}

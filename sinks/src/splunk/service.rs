@@ -29,7 +29,7 @@ impl SplunkService {
         Ok(SplunkService {
             config,
             client,
-            channel: channel_guid(),
+            channel: crate::driver::guid(),
             key: key.to_owned(),
         })
     }
@@ -292,24 +292,6 @@ fn host_of(e: &OutgoingEvent) -> String {
         .unwrap_or_else(|| "auditfed".into())
 }
 
-/// A random (version 4) GUID: HEC's data channel.
-fn channel_guid() -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&crate::driver::random_u64().to_le_bytes());
-    b[8..].copy_from_slice(&crate::driver::random_u64().to_le_bytes());
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +353,7 @@ mod tests {
             s.classify(StatusCode::PAYLOAD_TOO_LARGE, None, "too big"),
             Failure::TooLarge { .. }
         ));
-        let guid = channel_guid();
+        let guid = crate::driver::guid();
         assert_eq!(guid.len(), 36);
         assert_eq!(&guid[14..15], "4");
     }
