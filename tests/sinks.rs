@@ -191,3 +191,117 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
     );
     drop(server);
 }
+
+#[test]
+fn replay_reforwards_a_time_range_from_the_topic_and_from_the_archive() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("replay", "checkpoint_every_events = 50", "") else {
+        return;
+    };
+    let n = 150;
+    p.ingest("aws_cloudtrail", "a.jsonl", &cloudtrail_lines("rpl", n));
+    let mut normalizer = p.spawn_normalizer("n1");
+    let committed = p.wait_for_events(n, Duration::from_secs(120));
+    terminate(&mut normalizer);
+    let mut times: Vec<(i64, String, String)> = committed
+        .events
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+            (
+                v["time"].as_i64().unwrap(),
+                v["time_dt"].as_str().unwrap().to_owned(),
+                v["metadata"]["uid"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    times.sort();
+    // A range holding some events, not all: [third, two thirds).
+    let (from, to) = (&times[n / 3], &times[2 * n / 3]);
+    assert!(
+        from.0 < to.0,
+        "the fixture's times are not spread: {from:?} {to:?}"
+    );
+    let expected: std::collections::BTreeSet<&str> = times
+        .iter()
+        .filter(|(t, _, _)| *t >= from.0 && *t < to.0)
+        .map(|(_, _, uid)| uid.as_str())
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < n);
+
+    let archive = p.dir.join("archive");
+    let report = committed.archive_and_verify(&archive, p.keyring());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+
+    let state = p.dir.join("hec");
+    std::fs::create_dir_all(&state).unwrap();
+    let port = free_port();
+    let server = hec(port, &state, &[]);
+    let config = sink_config(&p, port, "good-token");
+    let replay = |extra: &[&str]| {
+        let out = auditfed()
+            .args([
+                "replay", "--sink", "splunk", "--from", &from.1, "--to", &to.1, "--config",
+            ])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    // From the events topic, then from the archive: the range, twice.
+    let err = replay(&[]);
+    assert!(
+        err.contains(&format!("{} delivered", expected.len())),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let got = indexed(&state);
+    assert_eq!(
+        got.keys()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+    let archive_arg = archive.display().to_string();
+    let err = replay(&["--source", "archive", "--archive", &archive_arg]);
+    assert!(
+        err.contains(&format!("{} delivered", expected.len())),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let got = indexed(&state);
+    assert_eq!(got.len(), expected.len());
+    assert!(got.values().all(|&c| c == 2), "{got:?}");
+
+    // The sink's own group was not moved: a normal run delivers everything.
+    let out = auditfed()
+        .args([
+            "run",
+            "sinks",
+            "--sink",
+            "splunk",
+            "--exit-when-idle",
+            "3",
+            "--config",
+        ])
+        .arg(&config)
+        .env("HOSTNAME", "sink-1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("{n} delivered")), "{err}");
+    let receipts = p.read_topics(&[format!("{}.receipts", p.prefix)]);
+    let replayed = receipts
+        .iter()
+        .filter(|(_, r)| {
+            let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+            v["mode"] == "replay" && v["outcome"] == "delivered"
+        })
+        .count();
+    assert_eq!(replayed, 2 * expected.len());
+    drop(server);
+}

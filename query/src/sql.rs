@@ -146,6 +146,30 @@ impl Catalog {
         })
     }
 
+    /// Runs one read-only statement and streams its batches (see
+    /// [`Catalog::block_on`] to pull them).
+    pub fn stream(
+        &self,
+        sql: &str,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream, QueryError> {
+        let read_only = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false);
+        self.runtime.block_on(async {
+            let df = self
+                .ctx
+                .sql_with_options(sql, read_only)
+                .await
+                .map_err(sql_error)?;
+            df.execute_stream().await.map_err(sql_error)
+        })
+    }
+
+    /// Runs `future` on the catalog's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// The session, for servers that run their own async code.
     pub fn context(&self) -> &SessionContext {
         &self.ctx

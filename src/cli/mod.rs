@@ -5,6 +5,7 @@ pub(crate) mod keygen;
 mod normalize;
 mod prove;
 mod quickstart;
+mod replay;
 mod run;
 mod schema;
 mod serve;
@@ -53,6 +54,9 @@ enum Command {
     Quickstart(quickstart::Args),
     /// Run a server (`auditfed serve sql`: PostgreSQL wire protocol over the archives).
     Serve(serve::Args),
+    /// Forward a time range again to one sink, from the events topic or the
+    /// archive (after a SIEM lost data); receipts say `"mode":"replay"`.
+    Replay(replay::Args),
 }
 
 /// Runs a parsed command line.
@@ -70,5 +74,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Sql(args) => sql::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }

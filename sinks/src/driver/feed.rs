@@ -147,26 +147,36 @@ impl Feed for GroupFeed {
     }
 }
 
-/// The events topic between two times, read outside any consumer group
-/// (the sink's own offsets stay where they are).
+/// The events of the events topic whose own time is in `[from, to)`, read
+/// outside any consumer group (the sink's offsets stay where they are).
+///
+/// Events are sealed after they happen, so the read starts at the first
+/// offset Kafka's time index has at `from` minus [`CLOCK_SKEW_MS`], and
+/// runs to the end each partition had when the replay started (a late
+/// event of the range may have been sealed long after `to`).
 pub struct RangeFeed {
     consumer: BaseConsumer,
-    /// Partition → offset to stop before (the end when the replay started,
-    /// or the first offset after `to`).
+    /// Partition → offset to stop before.
     until: BTreeMap<i32, i64>,
+    from_ms: i64,
     to_ms: Option<i64>,
 }
 
+/// How far an event's own time may be ahead of the time it was sealed at
+/// (clocks of sources and of auditfed disagree).
+pub const CLOCK_SKEW_MS: i64 = 3_600_000;
+
 impl RangeFeed {
-    /// Events of the events topic sealed in `[from_ms, to_ms)` (Kafka's
-    /// time index holds the time the normalizer wrote each event), up to
-    /// the end of each partition when the replay started.
+    /// Opens the range `[from_ms, to_ms)` (epoch ms; no `to`: until now).
     pub fn open(kafka: &Kafka, from_ms: i64, to_ms: Option<i64>) -> Result<RangeFeed, SinkError> {
         let topic = kafka.topics().events();
         let consumer: BaseConsumer = kafka
             .client_config()
-            .set("group.id", format!("{}.replay", topic))
+            .set("group.id", format!("{topic}.replay"))
             .set("enable.auto.commit", "false")
+            // Transaction markers sit after the last event: the end of a
+            // partition is known by EOF, not by reaching the watermark.
+            .set("enable.partition.eof", "true")
             .set("isolation.level", "read_committed")
             .create()
             .map_err(kafka_error)?;
@@ -182,40 +192,42 @@ impl RangeFeed {
         if partitions.is_empty() {
             return Err(SinkError::Kafka(format!("topic {topic} has no partitions")));
         }
-        let mut start = TopicPartitionList::new();
+        let mut wanted = TopicPartitionList::new();
         let mut until = BTreeMap::new();
         for &p in &partitions {
             let (_, high) = consumer
                 .fetch_watermarks(&topic, p, timeout)
                 .map_err(kafka_error)?;
-            until.insert(p, high);
-            start
-                .add_partition_offset(&topic, p, Offset::Offset(from_ms))
+            if high > 0 {
+                until.insert(p, high);
+            }
+            wanted
+                .add_partition_offset(&topic, p, Offset::Offset(from_ms - CLOCK_SKEW_MS))
                 .map_err(kafka_error)?;
         }
-        // The replay starts at the first offset written at or after `from`.
         let start = consumer
-            .offsets_for_times(start, timeout)
+            .offsets_for_times(wanted, timeout)
             .map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
         for element in start.elements() {
-            let offset = match element.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                // No message at or after `from`: nothing to replay there.
-                _ => Offset::End,
-            };
-            if matches!(offset, Offset::End) {
-                until.remove(&element.partition());
-                continue;
+            let partition = element.partition();
+            match element.offset() {
+                Offset::Offset(o) if until.get(&partition).is_some_and(|&end| o < end) => {
+                    assignment
+                        .add_partition_offset(&topic, partition, Offset::Offset(o))
+                        .map_err(kafka_error)?;
+                }
+                // Nothing written at or after `from` there.
+                _ => {
+                    until.remove(&partition);
+                }
             }
-            assignment
-                .add_partition_offset(&topic, element.partition(), offset)
-                .map_err(kafka_error)?;
         }
         consumer.assign(&assignment).map_err(kafka_error)?;
         Ok(RangeFeed {
             consumer,
             until,
+            from_ms,
             to_ms,
         })
     }
@@ -231,6 +243,10 @@ impl Feed for RangeFeed {
             let left = deadline.saturating_duration_since(Instant::now());
             let message = match self.consumer.poll(left) {
                 None => return Ok(Polled::Idle),
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    self.until.remove(&partition);
+                    continue;
+                }
                 Some(Err(e)) => return Err(kafka_error(e)),
                 Some(Ok(message)) => message,
             };
@@ -238,21 +254,16 @@ impl Feed for RangeFeed {
             let Some(&end) = self.until.get(&partition) else {
                 continue;
             };
-            if message.offset() >= end {
-                self.until.remove(&partition);
-                continue;
-            }
-            let written = message.timestamp().to_millis();
-            if let (Some(to), Some(written)) = (self.to_ms, written)
-                && written >= to
-            {
-                self.until.remove(&partition);
-                continue;
-            }
             if message.offset() + 1 >= end {
                 self.until.remove(&partition);
             }
-            return outgoing(&message).map(Polled::Event);
+            if message.offset() >= end {
+                continue;
+            }
+            let event = outgoing(&message)?;
+            if event.time_ms >= self.from_ms && self.to_ms.is_none_or(|to| event.time_ms < to) {
+                return Ok(Polled::Event(event));
+            }
         }
     }
 
@@ -261,23 +272,28 @@ impl Feed for RangeFeed {
     }
 }
 
-/// Events already read (from the archive), in order.
+/// Events read elsewhere (the archive), in order, then the end.
 pub struct EventsFeed {
-    events: std::vec::IntoIter<OutgoingEvent>,
+    events: Box<dyn Iterator<Item = Result<OutgoingEvent, SinkError>> + Send>,
 }
 
 impl EventsFeed {
-    /// Feeds `events` then ends.
-    pub fn new(events: Vec<OutgoingEvent>) -> EventsFeed {
+    /// Feeds what `events` yields.
+    pub fn new(
+        events: impl Iterator<Item = Result<OutgoingEvent, SinkError>> + Send + 'static,
+    ) -> EventsFeed {
         EventsFeed {
-            events: events.into_iter(),
+            events: Box::new(events),
         }
     }
 }
 
 impl Feed for EventsFeed {
     fn poll(&mut self, _: Duration) -> Result<Polled, SinkError> {
-        Ok(self.events.next().map_or(Polled::End, Polled::Event))
+        match self.events.next() {
+            None => Ok(Polled::End),
+            Some(event) => event.map(Polled::Event),
+        }
     }
 
     fn mode(&self) -> &'static str {
