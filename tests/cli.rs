@@ -249,6 +249,38 @@ fn the_example_config_validates_as_is_once_keys_exist() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // Its sink examples, uncommented, are valid too (one Sentinel credential).
+    let text = std::fs::read_to_string(&example).unwrap();
+    let (head, sinks) = text.split_at(text.find("# SIEM sinks").unwrap());
+    let mut uncommented = head.to_owned();
+    for line in sinks.lines() {
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        let key = line.split(" = ").next().unwrap_or("");
+        let setting = line.contains(" = ")
+            && !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if line.starts_with("[sinks") || setting && key != "federated_token_file" {
+            uncommented += line;
+        }
+        uncommented += "\n";
+    }
+    let with_sinks = dir.join("with-sinks.toml");
+    std::fs::write(&with_sinks, uncommented).unwrap();
+    let out = auditfed()
+        .current_dir(&dir)
+        .args(["validate", "--config"])
+        .arg(&with_sinks)
+        .envs([
+            ("SPLUNK_HEC_TOKEN", "t"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("sinks"), "{stdout}");
 }
 
 #[test]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use auditfed_ingest::kafka::Kafka;
 
-pub use feed::{EventsFeed, Feed, GroupFeed, Polled, RangeFeed};
+pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, Polled, RangeFeed};
 
 use crate::SinkError;
 use crate::config::BatchConfig;
@@ -145,6 +145,9 @@ pub struct Stats {
     pub retries: u64,
     /// Events the egress policy kept in.
     pub withheld: u64,
+    /// From the first batch sent to the last one landed: the time spent
+    /// delivering (without start-up and idle waits).
+    pub active: Duration,
 }
 
 /// How an event's journey through the sink ended.
@@ -157,6 +160,9 @@ enum Outcome {
     /// Kept in by the egress policy: the rule.
     Withheld(String),
 }
+
+/// How long the driver waits for its oldest batch before it pauses the feed.
+const SLOW_SIEM: Duration = Duration::from_secs(1);
 
 /// A batch whose delivery task is running.
 struct InFlight {
@@ -182,6 +188,8 @@ pub struct Driver<S: Service> {
     backlog: VecDeque<OutgoingEvent>,
     policy: Policy,
     in_flight: VecDeque<InFlight>,
+    /// When the first batch was sent.
+    first_sent: Option<Instant>,
 }
 
 impl<S: Service> Driver<S> {
@@ -226,6 +234,7 @@ impl<S: Service> Driver<S> {
             backlog: VecDeque::new(),
             policy,
             in_flight: VecDeque::new(),
+            first_sent: None,
         })
     }
 
@@ -242,7 +251,6 @@ impl<S: Service> Driver<S> {
         while !stop.load(Ordering::Relaxed) {
             self.land_finished()?;
             if self.in_flight.len() >= self.batch.max_in_flight.max(1) {
-                self.feed.pause(true);
                 self.land_oldest()?;
                 continue;
             }
@@ -374,6 +382,7 @@ impl<S: Service> Driver<S> {
             }
             allowed
         };
+        self.first_sent.get_or_insert_with(Instant::now);
         let task = self.runtime.spawn(flight::fly(
             self.name.clone(),
             self.service.clone(),
@@ -402,15 +411,26 @@ impl<S: Service> Driver<S> {
         let Some(oldest) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        // Keep the consumer polled (it stays in its group) while waiting.
-        while !oldest.task.is_finished() {
-            if let Some(event) = self.feed.keep_alive(Duration::from_millis(100))? {
+        let mut task = oldest.task;
+        // A healthy SIEM answers within a second: wait for it with the
+        // fetched events left in place. A slow one: pause fetching (so
+        // memory stays bounded) and keep the consumer polled so it stays in
+        // its group, until the batch lands.
+        let mut joined = self
+            .runtime
+            .block_on(async { tokio::time::timeout(SLOW_SIEM, &mut task).await })
+            .ok();
+        while joined.is_none() {
+            self.feed.pause(true);
+            if let Some(event) = self.feed.keep_alive(Duration::from_millis(50))? {
                 self.backlog.push_back(event);
             }
+            if task.is_finished() {
+                joined = Some(self.runtime.block_on(&mut task));
+            }
         }
-        let landed = self
-            .runtime
-            .block_on(oldest.task)
+        let landed = joined
+            .expect("joined")
             .map_err(|e| SinkError::Kafka(format!("a delivery task failed: {e}")))??;
         self.stats.requests += landed.requests;
         self.stats.retries += landed.retries;
@@ -421,6 +441,9 @@ impl<S: Service> Driver<S> {
             .chain(landed.outcomes.iter().map(|(i, o)| (&landed.events[*i], o)));
         self.recorder
             .record(outcomes, self.feed.mode(), &mut self.stats)?;
+        if let Some(first) = self.first_sent {
+            self.stats.active = first.elapsed();
+        }
         self.feed.commit(&oldest.next)
     }
 }

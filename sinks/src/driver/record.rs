@@ -9,7 +9,7 @@ use std::time::Duration;
 use auditfed_ingest::kafka::{Kafka, headers};
 use rdkafka::ClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 
 use super::{Outcome, OutgoingEvent, Stats};
 use crate::SinkError;
@@ -39,7 +39,9 @@ impl ProducerContext for Context {
 /// Writes receipts and dead letters for one sink.
 pub(super) struct Recorder {
     sink: String,
-    producer: ThreadedProducer<Context>,
+    /// Polled by the driver's thread itself (in `flush`): a threaded
+    /// producer's poll loop would hold each flush up to 100 ms.
+    producer: BaseProducer<Context>,
     deliveries: Arc<Deliveries>,
     receipts_topic: String,
     dlq_topic: String,
@@ -106,8 +108,7 @@ impl Recorder {
                     .payload(payload.as_bytes()),
             )?;
         }
-        self.producer
-            .flush(Duration::from_secs(60))
+        auditfed_ingest::kafka::flush_now(&self.producer, Duration::from_secs(60))
             .map_err(|e| SinkError::Kafka(format!("receipts not written: {e}")))?;
         if self.deliveries.failed.swap(0, Ordering::Relaxed) > 0 {
             let first = self
@@ -152,7 +153,7 @@ impl Recorder {
                     r,
                 )) => {
                     record = r;
-                    std::thread::sleep(Duration::from_millis(10));
+                    self.producer.poll(Duration::from_millis(10));
                 }
                 Err((e, _)) => return Err(SinkError::Kafka(e.to_string())),
             }
