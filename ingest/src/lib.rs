@@ -9,7 +9,10 @@
 //!   the topic model with its creation and validation).
 //! - [`raw`]: [`raw::RawProducer`], the idempotent producer collectors use.
 //! - [`split`]: one record per source event from a stream of any size.
-//! - [`mod@file`]: `auditfed ingest file`.
+//! - [`mod@file`]: `auditfed ingest file`, and the `file` collector that
+//!   follows growing files.
+//! - [`collect`]: what collectors share: records, dead letters and cursor
+//!   moves in one Kafka transaction; [`metrics`]: their counters.
 //!
 //! ```no_run
 //! use auditfed_ingest::kafka::Kafka;
@@ -29,8 +32,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod collect;
+pub mod collectors;
 pub mod file;
 pub mod kafka;
+pub mod metrics;
 pub mod raw;
 pub mod split;
 

@@ -110,16 +110,8 @@ impl RawProducer {
         self.enqueue(&topic, record.object, record.bytes, h)
     }
 
-    /// The headers every record from a collector carries: where it came from.
     fn position(&self, record: &RawRecord<'_>) -> OwnedHeaders {
-        let offset = record.offset.to_string();
-        let received = record.received_ms.to_string();
-        OwnedHeaders::new()
-            .insert(header(headers::SOURCE, record.source.as_str()))
-            .insert(header(headers::OBJECT, record.object))
-            .insert(header(headers::OFFSET, &offset))
-            .insert(header(headers::RECEIVED_MS, &received))
-            .insert(header(headers::COLLECTOR, &self.collector_id))
+        record_headers(record, &self.collector_id)
     }
 
     fn enqueue(
@@ -167,7 +159,19 @@ impl RawProducer {
     }
 }
 
-fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+/// The headers every record from a collector carries: where it came from.
+pub(crate) fn record_headers(record: &RawRecord<'_>, collector_id: &str) -> OwnedHeaders {
+    let offset = record.offset.to_string();
+    let received = record.received_ms.to_string();
+    OwnedHeaders::new()
+        .insert(header(headers::SOURCE, record.source.as_str()))
+        .insert(header(headers::OBJECT, record.object))
+        .insert(header(headers::OFFSET, &offset))
+        .insert(header(headers::RECEIVED_MS, &received))
+        .insert(header(headers::COLLECTOR, collector_id))
+}
+
+pub(crate) fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
     Header {
         key,
         value: Some(value),

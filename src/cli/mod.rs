@@ -1,5 +1,6 @@
 //! Subcommands.
 
+mod collect;
 mod ingest;
 pub(crate) mod keygen;
 mod normalize;

@@ -55,6 +55,21 @@ enum Service {
         #[arg(long, value_name = "SECS")]
         exit_when_idle: Option<u64>,
     },
+    /// Run the collectors of `[collectors.*]`: raw records into
+    /// `<prefix>.raw.<source>`, each collector's cursor moved in the same
+    /// Kafka transaction as its records (a restart resumes with no loss and
+    /// no duplicates); counters at `ingest.metrics_listen`/metrics.
+    Ingest {
+        /// The configuration file (see examples/auditfed.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this collector (repeatable; default: all of `[collectors.*]`).
+        #[arg(long, value_name = "NAME")]
+        collector: Vec<String>,
+        /// Stop once no collector read anything for this many seconds.
+        #[arg(long, value_name = "SECS")]
+        exit_when_idle: Option<u64>,
+    },
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
@@ -72,6 +87,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             sink,
             exit_when_idle,
         } => super::sinks::run(config, &sink, exit_when_idle.map(Duration::from_secs)),
+        Service::Ingest {
+            config,
+            collector,
+            exit_when_idle,
+        } => super::collect::run(config, &collector, exit_when_idle.map(Duration::from_secs)),
     }
 }
 

@@ -28,6 +28,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             if let Err(p) = auditfed_sinks::config::parse_sinks(&config.sinks) {
                 problems.extend(p);
             }
+            if let Err(p) = auditfed_ingest::collectors::parse_collectors(&config.collectors) {
+                problems.extend(p);
+            }
             if config.kafka.bootstrap != "embedded" {
                 match Kafka::connect(&config.kafka) {
                     Ok(kafka) => {

@@ -78,9 +78,10 @@ impl Config {
                 "archive" => section_into(&section, value, &mut config.archive),
                 "sql" => section_into(&section, value, &mut config.sql),
                 "sinks" => section_into(&section, value, &mut config.sinks),
+                "collectors" => section_into(&section, value, &mut config.collectors),
                 _ => Err(vec![problem(
                     section.clone(),
-                    "unknown section (expected kafka, keys, normalize, ingest, archive, sql or sinks)",
+                    "unknown section (expected kafka, keys, normalize, ingest, collectors, archive, sql or sinks)",
                 )]),
             };
             if let Err(p) = result {

@@ -53,6 +53,9 @@ pub struct Config {
     /// table is checked by the sink's own typed config in `auditfed-sinks`,
     /// which knows its keys.
     pub sinks: BTreeMap<String, toml::Value>,
+    /// Collectors by name (`[collectors.<name>]`, `auditfed run ingest`),
+    /// each checked by its typed config in `auditfed-ingest`.
+    pub collectors: BTreeMap<String, toml::Value>,
 }
 
 /// `[kafka]`.
@@ -220,6 +223,9 @@ pub struct IngestConfig {
     pub collector_id: String,
     /// Records larger than this go to the dead-letter topic instead (bytes).
     pub max_record_bytes: usize,
+    /// `host:port` serving the collectors' Prometheus counters at
+    /// `/metrics` (`auditfed run ingest`); none when absent.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for IngestConfig {
@@ -227,6 +233,7 @@ impl Default for IngestConfig {
         IngestConfig {
             collector_id: "auditfed-ingest".into(),
             max_record_bytes: 900_000,
+            metrics_listen: None,
         }
     }
 }
@@ -382,6 +389,10 @@ impl Topics {
     /// Consumer group of the sink `name`: `<prefix>.sink.<name>`.
     pub fn sink_group(&self, name: &str) -> String {
         format!("{}.sink.{name}", self.prefix)
+    }
+    /// The transactional id of collector `name`: `<prefix>.collector.<name>`.
+    pub fn collector(&self, name: &str) -> String {
+        format!("{}.collector.{name}", self.prefix)
     }
     /// `<prefix>.receipts`: one delivery receipt per event and sink.
     pub fn receipts(&self) -> String {

@@ -36,8 +36,8 @@ pub struct SentinelService {
     tokens: TokenSource,
     key: String,
     accepted: Mutex<VecDeque<([u8; 32], Instant)>>,
-    /// 401s in a row with a fresh token: the token is for the wrong
-    /// audience or tenant, not expired.
+    /// Distinct tokens refused (401) in a row, without a call accepted in
+    /// between: new tokens refused too mean a wrong audience or tenant.
     refusals: AtomicU32,
 }
 
@@ -199,8 +199,14 @@ impl SentinelService {
             return Ok(request_id);
         }
         if status == StatusCode::UNAUTHORIZED {
-            self.tokens.refused(&token).await;
-            if self.refusals.fetch_add(1, Ordering::Relaxed) < 3 {
+            // Counted once per token: several calls in flight share one.
+            let first = self.tokens.refused(&token).await;
+            let refusals = if first {
+                self.refusals.fetch_add(1, Ordering::Relaxed) + 1
+            } else {
+                self.refusals.load(Ordering::Relaxed)
+            };
+            if refusals < 3 {
                 return Err(Failure::Retry {
                     reason: format!("{url}: HTTP 401 ({text}): fetching a new token"),
                     after: None,

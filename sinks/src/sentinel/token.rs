@@ -56,12 +56,15 @@ impl TokenSource {
     }
 
     /// Forgets `token` after the API refused it (revoked, or the clock
-    /// was off): the next call fetches a new one.
-    pub async fn refused(&self, token: &str) {
+    /// was off): the next call fetches a new one. `true` the first time a
+    /// token is refused (calls in flight together share one token).
+    pub async fn refused(&self, token: &str) -> bool {
         let mut cached = self.cached.lock().await;
         if cached.as_ref().is_some_and(|c| c.token == token) {
             *cached = None;
+            return true;
         }
+        false
     }
 
     fn url(&self) -> String {

@@ -1,5 +1,10 @@
-//! `auditfed ingest file`: local files (plain or gzip, detected by their
-//! magic bytes), streamed, one raw record per source event.
+//! Local files: `auditfed ingest file` reads whole files (plain or gzip,
+//! detected by their magic bytes), streamed, one raw record per source
+//! event; the `file` collector ([`collector`]) follows growing files line
+//! by line across rotations, its cursor in Kafka.
+
+pub mod collector;
+pub mod config;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,292 @@
+//! What every collector shares: raw records, dead letters and cursor moves
+//! written to Kafka in **one transaction**, so a collector's cursor never
+//! runs ahead of the records it covers (no loss) nor behind them (no
+//! duplicates), whatever the moment it is killed.
+//!
+//! Cursors live in `<prefix>.cursors` (compacted), key
+//! `<collector>/<cursor key>`, value the collector's JSON. The producer's
+//! `transactional.id` is `<prefix>.collector.<name>`: a restarted instance
+//! fences the one before it (its open transaction is aborted), then reads
+//! the cursors, so it resumes exactly after the last committed batch.
+//!
+//! ```no_run
+//! use auditfed_ingest::collect::Collecting;
+//! use auditfed_ingest::raw::RawRecord;
+//! # fn demo(kafka: &auditfed_ingest::kafka::Kafka) -> Result<(), auditfed_ingest::IngestError> {
+//! let mut out = Collecting::open(kafka, "app_logs", "host-1")?;
+//! let from = out.cursor("auth.log").and_then(|c| c["offset"].as_u64()).unwrap_or(0);
+//! out.send(&RawRecord {
+//!     source: auditfed_schemas::SourceType::Syslog,
+//!     object: "/var/log/auth.log",
+//!     offset: from,
+//!     bytes: b"<38>Nov 27 10:00:00 host sshd[1]: Accepted password for alice",
+//!     received_ms: 0,
+//! })?;
+//! out.advance("auth.log", serde_json::json!({ "offset": from + 64 }));
+//! out.commit()?; // the record and the cursor, or neither
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::IngestError;
+use crate::kafka::{Kafka, headers};
+use crate::metrics::Counters;
+use crate::raw::{RawRecord, header, record_headers};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A collector's transactional link to Kafka.
+pub struct Collecting {
+    name: String,
+    producer: BaseProducer,
+    raw: Box<dyn Fn(&str) -> String + Send>,
+    dlq: String,
+    cursors_topic: String,
+    collector_id: String,
+    cursors: BTreeMap<String, serde_json::Value>,
+    staged: BTreeMap<String, serde_json::Value>,
+    in_transaction: bool,
+    /// Records and dead letters in the open transaction.
+    in_batch: usize,
+    counters: Arc<Counters>,
+}
+
+fn kafka_error(what: &str) -> impl Fn(KafkaError) -> IngestError + '_ {
+    move |e| IngestError::Kafka(format!("{what}: {e}"))
+}
+
+impl Collecting {
+    /// Fences any earlier instance of collector `name`, then loads its
+    /// committed cursors. `collector_id` goes into every record's headers.
+    pub fn open(kafka: &Kafka, name: &str, collector_id: &str) -> Result<Collecting, IngestError> {
+        let topics = kafka.topics().clone();
+        let producer: BaseProducer = kafka
+            .client_config()
+            .set("transactional.id", topics.collector(name))
+            .set("compression.type", "zstd")
+            .set("linger.ms", "5")
+            .create()
+            .map_err(kafka_error("cannot create the collector's producer"))?;
+        producer.init_transactions(TIMEOUT).map_err(kafka_error(
+            "cannot start transactions (is this collector running elsewhere?)",
+        ))?;
+        let cursors = load_cursors(kafka, name)?;
+        let raw_topics = topics.clone();
+        Ok(Collecting {
+            name: name.to_owned(),
+            producer,
+            raw: Box::new(move |source| raw_topics.raw(source)),
+            dlq: topics.dlq(),
+            cursors_topic: topics.cursors(),
+            collector_id: collector_id.to_owned(),
+            cursors,
+            staged: BTreeMap::new(),
+            in_transaction: false,
+            in_batch: 0,
+            counters: Arc::new(Counters::new(name)),
+        })
+    }
+
+    /// The collector's counters (records, bytes, errors, lag).
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// The committed cursor under `key` (with this batch's moves applied).
+    pub fn cursor(&self, key: &str) -> Option<&serde_json::Value> {
+        self.staged.get(key).or_else(|| self.cursors.get(key))
+    }
+
+    /// Every committed cursor, by key.
+    pub fn cursors(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.cursors
+    }
+
+    fn begin(&mut self) -> Result<(), IngestError> {
+        if !self.in_transaction {
+            self.producer
+                .begin_transaction()
+                .map_err(kafka_error("cannot begin a transaction"))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Adds a raw record to the current batch.
+    pub fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError> {
+        self.begin()?;
+        let topic = (self.raw)(record.source.as_str());
+        let h = record_headers(record, &self.collector_id);
+        self.enqueue(&topic, record.object, record.bytes, h)?;
+        self.in_batch += 1;
+        self.counters.record(record.bytes.len());
+        Ok(())
+    }
+
+    /// Adds rejected bytes, with the reason, to the current batch.
+    pub fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
+        self.begin()?;
+        let h = record_headers(record, &self.collector_id)
+            .insert(header(headers::STAGE, "ingest"))
+            .insert(header(headers::REASON, reason));
+        let dlq = self.dlq.clone();
+        self.enqueue(&dlq, record.object, record.bytes, h)?;
+        self.in_batch += 1;
+        self.counters.error();
+        Ok(())
+    }
+
+    /// Moves the cursor `key` with the current batch.
+    pub fn advance(&mut self, key: &str, cursor: serde_json::Value) {
+        self.staged.insert(key.to_owned(), cursor);
+    }
+
+    /// Records and dead letters in the current batch.
+    pub fn batch_len(&self) -> usize {
+        self.in_batch
+    }
+
+    /// Whether the current batch holds anything.
+    pub fn pending(&self) -> bool {
+        self.in_transaction || !self.staged.is_empty()
+    }
+
+    /// Writes the staged cursor moves and commits: the batch's records and
+    /// cursors become visible together, once Kafka acknowledged all of them.
+    pub fn commit(&mut self) -> Result<(), IngestError> {
+        if !self.pending() {
+            return Ok(());
+        }
+        self.begin()?;
+        let staged = std::mem::take(&mut self.staged);
+        for (key, cursor) in &staged {
+            let full = format!("{}/{key}", self.name);
+            let value = cursor.to_string();
+            let topic = self.cursors_topic.clone();
+            self.enqueue(&topic, &full, value.as_bytes(), OwnedHeaders::new())?;
+        }
+        let committed = self.producer.commit_transaction(TIMEOUT);
+        self.in_transaction = false;
+        self.in_batch = 0;
+        if let Err(e) = committed {
+            let _ = self.producer.abort_transaction(TIMEOUT);
+            self.counters.error();
+            return Err(IngestError::Kafka(format!(
+                "collector {}: the batch was not committed (it is read again): {e}",
+                self.name
+            )));
+        }
+        self.cursors.extend(staged);
+        Ok(())
+    }
+
+    fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: OwnedHeaders,
+    ) -> Result<(), IngestError> {
+        let mut record = BaseRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    self.producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    return Err(IngestError::Kafka(format!(
+                        "cannot produce to {topic}: {e}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The committed cursors of collector `name`: `<prefix>.cursors` read to
+/// its end (read_committed).
+fn load_cursors(
+    kafka: &Kafka,
+    name: &str,
+) -> Result<BTreeMap<String, serde_json::Value>, IngestError> {
+    let topic = kafka.topics().cursors();
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", format!("{topic}.reader"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(kafka_error("cursor reader"))?;
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), TIMEOUT)
+        .map_err(kafka_error("cursor topic metadata"))?;
+    let mut open = BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(&topic, p.id(), TIMEOUT)
+            .map_err(kafka_error("cursor topic watermarks"))?;
+        if high > low {
+            open.insert(p.id(), ());
+            tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
+                .map_err(kafka_error("cursor topic"))?;
+        }
+    }
+    let mut cursors = BTreeMap::new();
+    if open.is_empty() {
+        return Ok(cursors);
+    }
+    consumer.assign(&tpl).map_err(kafka_error("cursor topic"))?;
+    let prefix = format!("{name}/");
+    let deadline = Instant::now() + TIMEOUT;
+    while !open.is_empty() {
+        if Instant::now() > deadline {
+            return Err(IngestError::Kafka(format!(
+                "reading {topic}: not at its end after {TIMEOUT:?}"
+            )));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+                if let Some(key) = key.strip_prefix(&prefix) {
+                    match m.payload() {
+                        Some(bytes) => {
+                            let value = serde_json::from_slice(bytes).map_err(|e| {
+                                IngestError::Kafka(format!(
+                                    "{topic}/{}@{}: cursor {key} unreadable: {e}",
+                                    m.partition(),
+                                    m.offset()
+                                ))
+                            })?;
+                            cursors.insert(key.to_owned(), value);
+                        }
+                        None => {
+                            cursors.remove(key);
+                        }
+                    }
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                open.remove(&p);
+            }
+            None => {}
+            Some(Err(e)) => return Err(IngestError::Kafka(format!("reading {topic}: {e}"))),
+        }
+    }
+    Ok(cursors)
+}

@@ -1,0 +1,115 @@
+//! `[collectors.<name>]` tables of `auditfed.toml`: each names its `type`
+//! and is checked by that collector's typed config, unknown keys rejected,
+//! every problem reported with its key path.
+//!
+//! ```
+//! use auditfed_ingest::collectors::{CollectorKind, parse_collectors};
+//!
+//! let table: toml::Table = toml::from_str(r#"
+//! [auth_log]
+//! type = "file"
+//! source = "syslog"
+//! paths = ["/var/log/auth.log"]
+//! "#).unwrap();
+//! let collectors = parse_collectors(&table.into_iter().collect()).unwrap();
+//! assert!(matches!(collectors[0].kind, CollectorKind::File(_)));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use auditfed_schemas::config::{Problem, from_toml};
+
+use crate::IngestError;
+use crate::collect::Collecting;
+use crate::file::config::FileConfig;
+
+/// One configured collector.
+#[derive(Debug, Clone)]
+pub struct NamedCollector {
+    /// `[collectors.<name>]`: its cursors' and transactional id's name.
+    pub name: String,
+    /// What it collects.
+    pub kind: CollectorKind,
+}
+
+/// The collector types.
+#[derive(Debug, Clone)]
+pub enum CollectorKind {
+    /// `type = "file"`: follows local files.
+    File(FileConfig),
+}
+
+const TYPES: &str = "\"file\"";
+
+/// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
+pub fn parse_collectors(
+    tables: &BTreeMap<String, toml::Value>,
+) -> Result<Vec<NamedCollector>, Vec<Problem>> {
+    let mut collectors = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in tables {
+        let key = format!("collectors.{name}");
+        let Some(table) = value.as_table() else {
+            problems.push(Problem::new(&key, "expected a table ([collectors.NAME])"));
+            continue;
+        };
+        let mut table = table.clone();
+        let kind = match table.remove("type") {
+            Some(toml::Value::String(kind)) => kind,
+            _ => {
+                problems.push(Problem::new(
+                    format!("{key}.type"),
+                    format!("missing: expected type = {TYPES}"),
+                ));
+                continue;
+            }
+        };
+        let parsed = match kind.as_str() {
+            "file" => from_toml::<FileConfig>(&key, toml::Value::Table(table)).and_then(|c| {
+                let p = c.check(&key);
+                if p.is_empty() {
+                    Ok(CollectorKind::File(c))
+                } else {
+                    Err(p)
+                }
+            }),
+            other => Err(vec![Problem::new(
+                format!("{key}.type"),
+                format!("unknown collector type {other:?} (expected {TYPES})"),
+            )]),
+        };
+        match parsed {
+            Ok(kind) => collectors.push(NamedCollector {
+                name: name.clone(),
+                kind,
+            }),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(collectors)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Runs one collector until `stop` (or idle for `idle`); its stop line.
+pub fn run(
+    collector: &NamedCollector,
+    out: &mut Collecting,
+    max_record_bytes: usize,
+    stop: &AtomicBool,
+    idle: Option<Duration>,
+) -> Result<String, IngestError> {
+    match &collector.kind {
+        CollectorKind::File(config) => {
+            let stats = crate::file::collector::follow(config, out, max_record_bytes, stop, idle)?;
+            Ok(format!(
+                "{} lines, {} dead-lettered, {} rotations",
+                stats.records, stats.rejected, stats.rotations
+            ))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `auditfed run ingest --config auditfed.toml [--collector NAME]...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use auditfed_ingest::collect::Collecting;
+use auditfed_ingest::collectors::{parse_collectors, run as run_collector};
+use auditfed_ingest::metrics::Registry;
+
+use super::service::{connect, load_config, stop_flag};
+
+/// Runs every selected collector in its own thread until stopped (or idle).
+pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
+    let config = load_config(Some(&path))?;
+    let collectors = parse_collectors(&config.collectors).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("  {}: {p}", path.display()))
+            .collect();
+        format!(
+            "{}: {} problem(s) in the configuration\n{}",
+            path.display(),
+            problems.len(),
+            lines.join("\n")
+        )
+    })?;
+    for name in only {
+        if !collectors.iter().any(|c| &c.name == name) {
+            return Err(format!("{}: no [collectors.{name}] table", path.display()));
+        }
+    }
+    let selected: Vec<_> = collectors
+        .into_iter()
+        .filter(|c| only.is_empty() || only.contains(&c.name))
+        .collect();
+    if selected.is_empty() {
+        return Err(format!(
+            "{}: no collectors configured (add a [collectors.<name>] table; see examples/auditfed.toml)",
+            path.display()
+        ));
+    }
+    connect(&config)?
+        .ensure_topics()
+        .map_err(|e| e.to_string())?;
+    let registry = Registry::default();
+    if let Some(listen) = &config.ingest.metrics_listen {
+        let address = registry.serve(listen)?;
+        eprintln!("auditfed: collector counters at http://{address}/metrics");
+    }
+    let stop = stop_flag()?;
+    let results: Vec<Result<String, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = selected
+            .iter()
+            .map(|collector| {
+                let (config, stop, registry) = (&config, stop.clone(), registry.clone());
+                scope.spawn(move || -> Result<String, String> {
+                    let kafka = &connect(config)?;
+                    let mut out =
+                        Collecting::open(kafka, &collector.name, &config.ingest.collector_id)
+                            .map_err(|e| format!("collector {}: {e}", collector.name))?;
+                    registry.add(out.counters());
+                    eprintln!(
+                        "auditfed: collector {} started ({} cursor(s) resumed)",
+                        collector.name,
+                        out.cursors().len()
+                    );
+                    let line = run_collector(
+                        collector,
+                        &mut out,
+                        config.ingest.max_record_bytes,
+                        &stop,
+                        idle,
+                    )
+                    .map_err(|e| format!("collector {}: {e}", collector.name))?;
+                    Ok(format!(
+                        "auditfed: collector {} stopped: {line}",
+                        collector.name
+                    ))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a collector panicked".into()))
+            })
+            .collect()
+    });
+    let mut failed = false;
+    for result in results {
+        match result {
+            Ok(line) => eprintln!("{line}"),
+            Err(e) => {
+                eprintln!("auditfed: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
