@@ -251,21 +251,36 @@ fn the_example_config_validates_as_is_once_keys_exist() {
     );
     // Its sink examples, uncommented, are valid too (one Sentinel credential).
     let text = std::fs::read_to_string(&example).unwrap();
-    let (head, sinks) = text.split_at(text.find("# SIEM sinks").unwrap());
-    let mut uncommented = head.to_owned();
-    for line in sinks.lines() {
-        let line = line.strip_prefix("# ").unwrap_or(line);
-        let key = line.split(" = ").next().unwrap_or("");
-        let setting = line.contains(" = ")
+    // Its collector and sink examples, uncommented, are valid too.
+    let mut uncommented = String::new();
+    let mut in_block = false;
+    let mut in_collectors = false;
+    for line in text.lines() {
+        if line.starts_with("# SIEM sinks") || line.starts_with("# Collectors (") {
+            in_block = true;
+        }
+        if line.starts_with("# Collectors (") {
+            in_collectors = true;
+        } else if in_collectors && line.is_empty() {
+            // The collectors' block ends at the first blank line.
+            in_collectors = false;
+            in_block = false;
+        }
+        let stripped = line.strip_prefix("# ").unwrap_or(line);
+        let key = stripped.split(" = ").next().unwrap_or("");
+        let setting = stripped.contains(" = ")
             && !key.is_empty()
             && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        if line.starts_with("[sinks") || setting && key != "federated_token_file" {
+        let section = stripped.starts_with("[sinks") || stripped.starts_with("[collectors");
+        if !in_block || !line.starts_with('#') {
             uncommented += line;
+        } else if section || setting && key != "federated_token_file" {
+            uncommented += stripped;
         }
         uncommented += "\n";
     }
     let with_sinks = dir.join("with-sinks.toml");
-    std::fs::write(&with_sinks, uncommented).unwrap();
+    std::fs::write(&with_sinks, &uncommented).unwrap();
     let out = auditfed()
         .current_dir(&dir)
         .args(["validate", "--config"])
@@ -280,7 +295,35 @@ fn the_example_config_validates_as_is_once_keys_exist() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("sinks"), "{stdout}");
+    for table in [
+        "[collectors.auth_log]",
+        "[collectors.syslog]",
+        "[sinks.splunk]",
+        "[sinks.sentinel.auth]",
+    ] {
+        assert!(
+            uncommented.contains(table),
+            "{table} not in the uncommented example"
+        );
+    }
+    // ... and really checked: a misspelt key is named.
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, uncommented.replace("\nudp = ", "\nudpp = ")).unwrap();
+    let out = auditfed()
+        .current_dir(&dir)
+        .args(["validate", "--config"])
+        .arg(&broken)
+        .envs([
+            ("SPLUNK_HEC_TOKEN", "t"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("collectors.syslog.udpp"), "{stdout}");
 }
 
 #[test]

@@ -156,3 +156,95 @@ fn file_collector_resumes_through_rotations_and_kill_dash_nine_without_loss_or_d
     );
     assert_eq!(seen.len(), written);
 }
+
+#[test]
+fn syslog_over_udp_and_tcp_with_both_framings_reaches_the_raw_topic_once() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("syslog", "", "") else {
+        return;
+    };
+    let (udp, tcp) = (free_port(), free_port());
+    let config = p.dir.join("syslog.toml");
+    let text = std::fs::read_to_string(&p.config).unwrap()
+        + &format!(
+            "[collectors.syslog]\ntype = \"syslog\"\nudp = \"127.0.0.1:{udp}\"\ntcp = \"127.0.0.1:{tcp}\"\n\
+             max_message_bytes = 2048\nbatch_records = 300\nbatch_ms = 100\n"
+        );
+    std::fs::write(&config, text).unwrap();
+    let mut collector = spawn(&config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the syslog collector does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let message = |i: usize| {
+        format!(
+            "<86>1 2026-11-27T10:00:00.{i:03}Z web-1 sshd {i} - - Accepted publickey for user{i}"
+        )
+    };
+    // RFC 6587 octet counting on one connection, newline framing on another.
+    let counted = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+        for i in 0..500 {
+            let m = message(i);
+            write!(s, "{} {m}", m.len()).unwrap();
+        }
+        // Over max_message_bytes: dead-lettered, and the connection closed.
+        write!(s, "3000 {}", "x".repeat(3000)).unwrap();
+    });
+    let lines = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+        for i in 500..1000 {
+            writeln!(s, "{}", message(i)).unwrap();
+        }
+    });
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 1000..1200 {
+        socket
+            .send_to(message(i).as_bytes(), ("127.0.0.1", udp))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    counted.join().unwrap();
+    lines.join().unwrap();
+    // SIGTERM: what was received is committed before the collector exits.
+    std::thread::sleep(Duration::from_millis(500));
+    support::kafka::terminate(&mut collector.0);
+
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for (_, r) in p.read_topics(&[format!("{}.raw.syslog", p.prefix)]) {
+        let text = String::from_utf8(r.payload).unwrap();
+        let i: usize = text.split("user").nth(1).unwrap().parse().unwrap();
+        assert_eq!(text, message(i));
+        let object = &r.headers["auditfed.object"];
+        let transport = if i >= 1000 {
+            "syslog+udp://"
+        } else {
+            "syslog+tcp://"
+        };
+        assert!(object.starts_with(transport), "{object} for message {i}");
+        *seen.entry(i).or_insert(0) += 1;
+    }
+    let missing: Vec<usize> = (0..1200).filter(|i| !seen.contains_key(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} messages lost: {missing:?}",
+        missing.len()
+    );
+    assert!(seen.values().all(|&c| c == 1), "duplicates");
+    let dead: Vec<_> = p
+        .read_committed()
+        .dead_letters
+        .into_iter()
+        .filter(|d| d.headers.get("auditfed.stage").map(String::as_str) == Some("ingest"))
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].headers["auditfed.reason"].contains("3000 bytes"),
+        "{:?}",
+        dead[0].headers
+    );
+}

@@ -24,6 +24,7 @@ use auditfed_schemas::config::{Problem, from_toml};
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::config::FileConfig;
+use crate::syslog::config::SyslogConfig;
 
 /// One configured collector.
 #[derive(Debug, Clone)]
@@ -39,9 +40,11 @@ pub struct NamedCollector {
 pub enum CollectorKind {
     /// `type = "file"`: follows local files.
     File(FileConfig),
+    /// `type = "syslog"`: receives syslog over UDP and TCP.
+    Syslog(SyslogConfig),
 }
 
-const TYPES: &str = "\"file\"";
+const TYPES: &str = "\"file\" or \"syslog\"";
 
 /// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_collectors(
@@ -71,6 +74,14 @@ pub fn parse_collectors(
                 let p = c.check(&key);
                 if p.is_empty() {
                     Ok(CollectorKind::File(c))
+                } else {
+                    Err(p)
+                }
+            }),
+            "syslog" => from_toml::<SyslogConfig>(&key, toml::Value::Table(table)).and_then(|c| {
+                let p = c.check(&key);
+                if p.is_empty() {
+                    Ok(CollectorKind::Syslog(c))
                 } else {
                     Err(p)
                 }
@@ -109,6 +120,13 @@ pub fn run(
             Ok(format!(
                 "{} lines, {} dead-lettered, {} rotations",
                 stats.records, stats.rejected, stats.rotations
+            ))
+        }
+        CollectorKind::Syslog(config) => {
+            let stats = crate::syslog::collector::receive(config, out, stop, idle)?;
+            Ok(format!(
+                "{} messages, {} dead-lettered, {} TCP connections",
+                stats.received, stats.rejected, stats.connections
             ))
         }
     }

@@ -39,6 +39,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod raw;
 pub mod split;
+pub mod syslog;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
