@@ -303,5 +303,72 @@ fn replay_reforwards_a_time_range_from_the_topic_and_from_the_archive() {
         })
         .count();
     assert_eq!(replayed, 2 * expected.len());
+
+    // The archiver writes the receipts apart from the archive; SQL asks
+    // which events a sink never got.
+    let receipts_dir = p.dir.join("receipts");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[archive]\n",
+        &format!(
+            "[archive]\nreceipts_path = \"{}\"\n",
+            receipts_dir.display()
+        ),
+    );
+    let with_receipts = p.dir.join("with-receipts.toml");
+    std::fs::write(&with_receipts, text).unwrap();
+    let out = auditfed()
+        .args(["run", "archive", "--exit-when-idle", "3", "--config"])
+        .arg(&with_receipts)
+        .env("HOSTNAME", "archiver-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = |query: &str| -> String {
+        let out = auditfed()
+            .args(["sql", "--format", "csv", "--config"])
+            .arg(&with_receipts)
+            .arg(query)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let counts = sql(
+        "SELECT mode, count(*) AS n, count(DISTINCT event_uid) AS events FROM receipts \
+         WHERE sink = 'splunk' AND outcome = 'delivered' GROUP BY mode ORDER BY mode",
+    );
+    assert_eq!(
+        counts.trim(),
+        format!(
+            "mode,n,events\nreplay,{},{}\nrun,{n},{n}",
+            2 * expected.len(),
+            expected.len()
+        ),
+        "{counts}"
+    );
+    let undelivered = sql("SELECT count(*) AS n FROM undelivered WHERE sink = 'splunk'");
+    assert_eq!(undelivered.trim(), "n\n0", "{undelivered}");
+    // The archive itself holds no receipts: it still verifies.
+    let verify = auditfed()
+        .arg("verify")
+        .arg("--archive")
+        .arg(p.dir.join("archived"))
+        .arg("--keys")
+        .arg(p.dir.join("keys/keyring"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
     drop(server);
 }

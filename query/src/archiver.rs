@@ -36,6 +36,7 @@ use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::QueryError;
+use crate::receipts::ReceiptBlocks;
 use crate::store::ArchiveStore;
 use crate::writer::{SealedRow, write_checkpoint, write_rows};
 
@@ -99,6 +100,8 @@ pub struct Archiver {
     /// Per input partition: the next offset after everything seen.
     seen: HashMap<(String, i32), i64>,
     stats: ArchiveStats,
+    /// Delivery receipts, when archived: their topic, store and open blocks.
+    receipts: Option<(String, Arc<dyn ArchiveStore>, ReceiptBlocks)>,
 }
 
 impl Archiver {
@@ -134,7 +137,23 @@ impl Archiver {
             archived,
             seen: HashMap::new(),
             stats: ArchiveStats::default(),
+            receipts: None,
         })
+    }
+
+    /// Also writes the sinks' delivery receipts (`<prefix>.receipts`) to
+    /// `store`, apart from the archive (see [`crate::receipts`]).
+    pub fn with_receipts(
+        mut self,
+        kafka: &Kafka,
+        store: Arc<dyn ArchiveStore>,
+    ) -> Result<Archiver, QueryError> {
+        let topics = kafka.topics();
+        self.consumer
+            .subscribe(&[&topics.events(), &topics.seals(), &topics.receipts()])
+            .map_err(|e| QueryError::Kafka(e.to_string()))?;
+        self.receipts = Some((topics.receipts(), store, ReceiptBlocks::default()));
+        Ok(self)
     }
 
     /// Runs until `stop` is set, or until nothing arrived for `idle`; then
@@ -185,6 +204,12 @@ impl Archiver {
     fn take(&mut self, m: &OwnedMessage) -> Result<(), QueryError> {
         let at = (m.topic().to_owned(), m.partition(), m.offset());
         self.seen.insert((at.0.clone(), at.1), m.offset() + 1);
+        if let Some((topic, store, blocks)) = &mut self.receipts
+            && *topic == at.0
+        {
+            let payload = m.payload().unwrap_or_default();
+            return blocks.take(store.as_ref(), at.1, at.2, payload);
+        }
         let header = |key: &str| -> Option<String> {
             m.headers()?
                 .iter()
@@ -306,6 +331,9 @@ impl Archiver {
                 }
             }
         }
+        if let Some((_, store, blocks)) = &mut self.receipts {
+            blocks.flush(store.as_ref())?;
+        }
         self.commit()
     }
 
@@ -322,6 +350,15 @@ impl Archiver {
             for (topic, partition, offset) in ats {
                 let e = oldest.entry((topic.clone(), *partition)).or_insert(*offset);
                 *e = (*e).min(*offset);
+            }
+        }
+        if let Some((topic, _, blocks)) = &self.receipts {
+            for (t, partition) in self.seen.keys() {
+                if t == topic
+                    && let Some(first) = blocks.restart_offset(*partition)
+                {
+                    oldest.insert((t.clone(), *partition), first);
+                }
             }
         }
         let mut tpl = TopicPartitionList::new();

@@ -20,6 +20,7 @@ pub mod archiver;
 pub mod object;
 pub mod pg;
 pub mod proof;
+pub mod receipts;
 pub mod replay;
 pub mod sql;
 pub mod store;

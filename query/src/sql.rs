@@ -121,11 +121,26 @@ pub struct Catalog {
 impl Catalog {
     /// Registers `archives` (at least one) and the views.
     pub fn new(archives: &[Archive]) -> Result<Catalog, QueryError> {
+        Catalog::with_receipts(archives, None)
+    }
+
+    /// [`Catalog::new`], plus the delivery receipts at `receipts` (see
+    /// [`register_receipts`]).
+    pub fn with_receipts(
+        archives: &[Archive],
+        receipts: Option<&str>,
+    ) -> Result<Catalog, QueryError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| QueryError::Store(format!("cannot start a runtime: {e}")))?;
-        let ctx = runtime.block_on(session(archives))?;
+        let ctx = runtime.block_on(async {
+            let ctx = session(archives).await?;
+            if let Some(receipts) = receipts {
+                register_receipts(&ctx, receipts).await?;
+            }
+            Ok::<_, QueryError>(ctx)
+        })?;
         Ok(Catalog { ctx, runtime })
     }
 
@@ -235,16 +250,38 @@ async fn register_archive(
     table: &str,
     archive: &Archive,
 ) -> Result<(), QueryError> {
-    let location = Location::parse(&archive.location)?;
+    let url = listing_url(
+        ctx,
+        &archive.location,
+        &format!("archive `{}`", archive.name),
+    )?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![
+            ("source".to_owned(), DataType::Utf8),
+            ("date".to_owned(), DataType::Utf8),
+        ]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(archive_schema());
+    let listing = ListingTable::try_new(config).map_err(sql_error)?;
+    ctx.register_table(table, Arc::new(listing))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// The listing URL of a directory or object-store location (registering
+/// the object store with the session); `what` names it in errors.
+fn listing_url(
+    ctx: &SessionContext,
+    location: &str,
+    what: &str,
+) -> Result<ListingTableUrl, QueryError> {
+    let location = Location::parse(location)?;
     let url = match &location {
         Location::Local(dir) => {
-            let dir = std::fs::canonicalize(dir).map_err(|e| {
-                QueryError::Store(format!(
-                    "archive `{}` at {}: {e}",
-                    archive.name,
-                    dir.display()
-                ))
-            })?;
+            let dir = std::fs::canonicalize(dir)
+                .map_err(|e| QueryError::Store(format!("{what} at {}: {e}", dir.display())))?;
             format!("{}/", dir.display())
         }
         Location::Object { store_url, prefix } => {
@@ -258,19 +295,31 @@ async fn register_archive(
             }
         }
     };
-    let url = ListingTableUrl::parse(url).map_err(sql_error)?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![
-            ("source".to_owned(), DataType::Utf8),
-            ("date".to_owned(), DataType::Utf8),
-        ]);
+    ListingTableUrl::parse(url).map_err(sql_error)
+}
+
+/// Registers the delivery receipts at `location` (`archive.receipts_path`)
+/// as `receipts`, and the view `undelivered`: per sink that has receipts,
+/// the events with neither a delivered nor a withheld receipt.
+pub async fn register_receipts(ctx: &SessionContext, location: &str) -> Result<(), QueryError> {
+    let url = listing_url(ctx, location, "receipts")?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(archive_schema());
+        .with_schema(crate::receipts::receipts_schema());
     let listing = ListingTable::try_new(config).map_err(sql_error)?;
-    ctx.register_table(table, Arc::new(listing))
+    ctx.register_table("receipts", Arc::new(listing))
         .map_err(sql_error)?;
+    ctx.sql(
+        "CREATE VIEW undelivered AS \
+         SELECT s.sink, e.time, e.archive, e.source, e.event_uid, e.chain_id, e.seq \
+         FROM (SELECT DISTINCT sink FROM receipts) s CROSS JOIN events e \
+         WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.sink = s.sink \
+         AND r.event_uid = e.event_uid AND r.outcome IN ('delivered', 'withheld'))",
+    )
+    .await
+    .map_err(sql_error)?;
     Ok(())
 }
 

@@ -150,6 +150,18 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
         file_max_rows: config.archive.file_max_rows,
     };
     let mut archiver = Archiver::new(&kafka, store, options).map_err(|e| e.to_string())?;
+    if let Some(receipts) = &config.archive.receipts_path {
+        let location = Location::parse(receipts)
+            .map_err(|e| format!("{}: `archive.receipts_path`: {e}", path.display()))?;
+        let store = location.open().map_err(|e| e.to_string())?;
+        archiver = archiver
+            .with_receipts(&kafka, store)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "auditfed: archiving {} into {receipts}",
+            kafka.topics().receipts()
+        );
+    }
     eprintln!(
         "auditfed: archiving {} and {} into {}",
         kafka.topics().events(),

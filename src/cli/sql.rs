@@ -35,6 +35,10 @@ pub struct Args {
     /// The configuration file whose archive to query.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The sinks' delivery receipts (`receipts` table, `undelivered` view):
+    /// a directory or URL. Default: `archive.receipts_path` of --config.
+    #[arg(long)]
+    receipts: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -60,7 +64,9 @@ fn views_help() -> String {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let config = load_config(args.config.as_deref())?;
     let archives = archives(&args.archive, &config);
-    let catalog = Catalog::new(&archives).map_err(|e| e.to_string())?;
+    let receipts = args.receipts.or(config.archive.receipts_path.clone());
+    let catalog =
+        Catalog::with_receipts(&archives, receipts.as_deref()).map_err(|e| e.to_string())?;
     let batches = catalog.query(&args.sql).map_err(|e| e.to_string())?;
     let format = match args.format {
         Format::Table => OutputFormat::Table,

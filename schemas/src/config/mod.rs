@@ -268,6 +268,10 @@ pub struct ArchiveConfig {
     /// number (keeps files and their encoding buffers bounded when
     /// checkpoints are rare).
     pub file_max_rows: u64,
+    /// Where the sinks' delivery receipts are written as Parquet (a
+    /// directory or an object-store URL), apart from the archive: they are
+    /// not evidence. None: receipts stay in Kafka only.
+    pub receipts_path: Option<String>,
 }
 
 impl Default for ArchiveConfig {
@@ -277,6 +281,7 @@ impl Default for ArchiveConfig {
             group_id: None,
             instance_id: None,
             file_max_rows: 100_000,
+            receipts_path: None,
         }
     }
 }
