@@ -148,15 +148,8 @@ impl Catalog {
     /// `INSERT INTO events`, `COPY … TO`) are refused, so a query cannot
     /// add files to an archive.
     pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
-        let read_only = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false);
         self.runtime.block_on(async {
-            let df = self
-                .ctx
-                .sql_with_options(sql, read_only)
-                .await
-                .map_err(sql_error)?;
+            let df = self.read_only(sql).await?;
             df.collect().await.map_err(sql_error)
         })
     }
@@ -167,17 +160,21 @@ impl Catalog {
         &self,
         sql: &str,
     ) -> Result<datafusion::physical_plan::SendableRecordBatchStream, QueryError> {
+        self.runtime.block_on(async {
+            let df = self.read_only(sql).await?;
+            df.execute_stream().await.map_err(sql_error)
+        })
+    }
+
+    /// Plans `sql`, refusing DDL and DML.
+    async fn read_only(&self, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
         let read_only = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false);
-        self.runtime.block_on(async {
-            let df = self
-                .ctx
-                .sql_with_options(sql, read_only)
-                .await
-                .map_err(sql_error)?;
-            df.execute_stream().await.map_err(sql_error)
-        })
+        self.ctx
+            .sql_with_options(sql, read_only)
+            .await
+            .map_err(sql_error)
     }
 
     /// Runs `future` on the catalog's runtime.

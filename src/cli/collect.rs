@@ -8,38 +8,18 @@ use auditfed_ingest::collect::Collecting;
 use auditfed_ingest::collectors::{parse_collectors, run as run_collector};
 use auditfed_ingest::metrics::Registry;
 
-use super::service::{connect, load_config, stop_flag};
+use super::service::{connect, load_config, select_named, stop_flag};
 
 /// Runs every selected collector in its own thread until stopped (or idle).
 pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
     let config = load_config(Some(&path))?;
-    let collectors = parse_collectors(&config.collectors).map_err(|problems| {
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| format!("  {}: {p}", path.display()))
-            .collect();
-        format!(
-            "{}: {} problem(s) in the configuration\n{}",
-            path.display(),
-            problems.len(),
-            lines.join("\n")
-        )
-    })?;
-    for name in only {
-        if !collectors.iter().any(|c| &c.name == name) {
-            return Err(format!("{}: no [collectors.{name}] table", path.display()));
-        }
-    }
-    let selected: Vec<_> = collectors
-        .into_iter()
-        .filter(|c| only.is_empty() || only.contains(&c.name))
-        .collect();
-    if selected.is_empty() {
-        return Err(format!(
-            "{}: no collectors configured (add a [collectors.<name>] table; see examples/auditfed.toml)",
-            path.display()
-        ));
-    }
+    let selected = select_named(
+        &path,
+        "collectors",
+        parse_collectors(&config.collectors),
+        |c| c.name.as_str(),
+        only,
+    )?;
     connect(&config)?
         .ensure_topics()
         .map_err(|e| e.to_string())?;

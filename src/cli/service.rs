@@ -88,3 +88,37 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>, String> {
         .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     Ok(stop)
 }
+
+/// The tables of `[<section>.*]` that `only` names (all when empty), once
+/// `parsed`; every problem reported with the file and its key.
+pub fn select_named<T>(
+    path: &Path,
+    section: &str,
+    parsed: Result<Vec<T>, Vec<auditfed_schemas::config::Problem>>,
+    name: impl Fn(&T) -> &str,
+    only: &[String],
+) -> Result<Vec<T>, String> {
+    let all = parsed.map_err(|problems| {
+        auditfed_schemas::config::ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        }
+        .to_string()
+    })?;
+    for wanted in only {
+        if !all.iter().any(|t| name(t) == wanted) {
+            return Err(format!("{}: no [{section}.{wanted}] table", path.display()));
+        }
+    }
+    let selected: Vec<T> = all
+        .into_iter()
+        .filter(|t| only.is_empty() || only.iter().any(|o| o == name(t)))
+        .collect();
+    if selected.is_empty() {
+        return Err(format!(
+            "{}: no {section} configured (add a [{section}.<name>] table; see examples/auditfed.toml)",
+            path.display()
+        ));
+    }
+    Ok(selected)
+}

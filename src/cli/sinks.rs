@@ -13,7 +13,7 @@ use auditfed_sinks::driver::{Driver, Feed, GroupFeed, Service};
 use auditfed_sinks::sentinel::SentinelService;
 use auditfed_sinks::splunk::SplunkService;
 
-use super::service::{connect, load_config, stop_flag};
+use super::service::{connect, load_config, select_named, stop_flag};
 
 /// Runs every selected sink in its own thread until stopped (or idle).
 pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
@@ -58,34 +58,13 @@ pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<Exi
 
 /// The configured sinks, only those named in `only` when it is not empty.
 pub fn select(path: &Path, config: &Config, only: &[String]) -> Result<Vec<NamedSink>, String> {
-    let sinks = parse_sinks(&config.sinks).map_err(|problems| {
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| format!("  {}: {p}", path.display()))
-            .collect();
-        format!(
-            "{}: {} problem(s) in the configuration\n{}",
-            path.display(),
-            problems.len(),
-            lines.join("\n")
-        )
-    })?;
-    for name in only {
-        if !sinks.iter().any(|s| &s.name == name) {
-            return Err(format!("{}: no [sinks.{name}] table", path.display()));
-        }
-    }
-    let selected: Vec<_> = sinks
-        .into_iter()
-        .filter(|s| only.is_empty() || only.contains(&s.name))
-        .collect();
-    if selected.is_empty() {
-        return Err(format!(
-            "{}: no sinks configured (add a [sinks.<name>] table; see examples/auditfed.toml)",
-            path.display()
-        ));
-    }
-    Ok(selected)
+    select_named(
+        path,
+        "sinks",
+        parse_sinks(&config.sinks),
+        |s| s.name.as_str(),
+        only,
+    )
 }
 
 /// Forwards what `feed` gives to `sink` until stopped, idle or the feed
