@@ -40,7 +40,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use crate::IngestError;
 use crate::kafka::{Kafka, headers};
 use crate::metrics::Counters;
-use crate::raw::{RawRecord, header, record_headers};
+use crate::raw::{Emit, RawRecord, header, record_headers};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -103,7 +103,11 @@ impl Collecting {
 
     /// The committed cursor under `key` (with this batch's moves applied).
     pub fn cursor(&self, key: &str) -> Option<&serde_json::Value> {
-        self.staged.get(key).or_else(|| self.cursors.get(key))
+        match self.staged.get(key) {
+            Some(forgotten) if forgotten.is_null() => None,
+            Some(staged) => Some(staged),
+            None => self.cursors.get(key),
+        }
     }
 
     /// Every committed cursor, by key.
@@ -123,13 +127,7 @@ impl Collecting {
 
     /// Adds a raw record to the current batch.
     pub fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError> {
-        self.begin()?;
-        let topic = (self.raw)(record.source.as_str());
-        let h = record_headers(record, &self.collector_id);
-        self.enqueue(&topic, record.object, record.bytes, h)?;
-        self.in_batch += 1;
-        self.counters.record(record.bytes.len());
-        Ok(())
+        self.send_with(record, &[])
     }
 
     /// Adds rejected bytes, with the reason, to the current batch.
@@ -139,10 +137,34 @@ impl Collecting {
             .insert(header(headers::STAGE, "ingest"))
             .insert(header(headers::REASON, reason));
         let dlq = self.dlq.clone();
-        self.enqueue(&dlq, record.object, record.bytes, h)?;
+        self.enqueue(&dlq, record.object, Some(record.bytes), h)?;
         self.in_batch += 1;
         self.counters.error();
         Ok(())
+    }
+
+    /// Adds a record with extra headers (`(name, value)`) to the current batch.
+    pub fn send_with(
+        &mut self,
+        record: &RawRecord<'_>,
+        extra: &[(&str, &str)],
+    ) -> Result<(), IngestError> {
+        self.begin()?;
+        let topic = (self.raw)(record.source.as_str());
+        let mut h = record_headers(record, &self.collector_id);
+        for (name, value) in extra {
+            h = h.insert(header(name, value));
+        }
+        self.enqueue(&topic, record.object, Some(record.bytes), h)?;
+        self.in_batch += 1;
+        self.counters.record(record.bytes.len());
+        Ok(())
+    }
+
+    /// Deletes the cursor `key` with the current batch (a tombstone in the
+    /// compacted topic).
+    pub fn forget(&mut self, key: &str) {
+        self.staged.insert(key.to_owned(), serde_json::Value::Null);
     }
 
     /// Moves the cursor `key` with the current batch.
@@ -170,9 +192,13 @@ impl Collecting {
         let staged = std::mem::take(&mut self.staged);
         for (key, cursor) in &staged {
             let full = format!("{}/{key}", self.name);
-            let value = cursor.to_string();
             let topic = self.cursors_topic.clone();
-            self.enqueue(&topic, &full, value.as_bytes(), OwnedHeaders::new())?;
+            if cursor.is_null() {
+                self.enqueue(&topic, &full, None, OwnedHeaders::new())?;
+            } else {
+                let value = cursor.to_string();
+                self.enqueue(&topic, &full, Some(value.as_bytes()), OwnedHeaders::new())?;
+            }
         }
         let committed = self.producer.commit_transaction(TIMEOUT);
         self.in_transaction = false;
@@ -185,7 +211,13 @@ impl Collecting {
                 self.name
             )));
         }
-        self.cursors.extend(staged);
+        for (key, cursor) in staged {
+            if cursor.is_null() {
+                self.cursors.remove(&key);
+            } else {
+                self.cursors.insert(key, cursor);
+            }
+        }
         Ok(())
     }
 
@@ -193,13 +225,14 @@ impl Collecting {
         &self,
         topic: &str,
         key: &str,
-        payload: &[u8],
+        payload: Option<&[u8]>,
         headers: OwnedHeaders,
     ) -> Result<(), IngestError> {
-        let mut record = BaseRecord::to(topic)
-            .key(key)
-            .payload(payload)
-            .headers(headers);
+        // No payload: a tombstone, which compaction deletes.
+        let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(topic).key(key).headers(headers);
+        if let Some(payload) = payload {
+            record = record.payload(payload);
+        }
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -214,6 +247,15 @@ impl Collecting {
                 }
             }
         }
+    }
+}
+
+impl Emit for Collecting {
+    fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError> {
+        Collecting::send(self, record)
+    }
+    fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
+        Collecting::dead_letter(self, record, reason)
     }
 }
 

@@ -24,6 +24,8 @@ use auditfed_schemas::config::{Problem, from_toml};
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::config::FileConfig;
+use crate::objects::Objects;
+use crate::objects::config::{ObjectsConfig, StoreKind};
 use crate::syslog::config::SyslogConfig;
 
 /// One configured collector.
@@ -42,9 +44,11 @@ pub enum CollectorKind {
     File(FileConfig),
     /// `type = "syslog"`: receives syslog over UDP and TCP.
     Syslog(SyslogConfig),
+    /// `type = "s3"`, `"gcs"` or `"azure_blob"`: audit-log objects in a bucket.
+    Objects(StoreKind, ObjectsConfig),
 }
 
-const TYPES: &str = "\"file\" or \"syslog\"";
+const TYPES: &str = "\"file\", \"syslog\", \"s3\", \"gcs\" or \"azure_blob\"";
 
 /// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_collectors(
@@ -86,6 +90,21 @@ pub fn parse_collectors(
                     Err(p)
                 }
             }),
+            "s3" | "gcs" | "azure_blob" => {
+                let store = match kind.as_str() {
+                    "s3" => StoreKind::S3,
+                    "gcs" => StoreKind::Gcs,
+                    _ => StoreKind::AzureBlob,
+                };
+                from_toml::<ObjectsConfig>(&key, toml::Value::Table(table)).and_then(|c| {
+                    let p = c.check(&key, store);
+                    if p.is_empty() {
+                        Ok(CollectorKind::Objects(store, c))
+                    } else {
+                        Err(p)
+                    }
+                })
+            }
             other => Err(vec![Problem::new(
                 format!("{key}.type"),
                 format!("unknown collector type {other:?} (expected {TYPES})"),
@@ -106,14 +125,32 @@ pub fn parse_collectors(
     }
 }
 
-/// Runs one collector until `stop` (or idle for `idle`); its stop line.
+/// How long a collector runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFor {
+    /// Stop once nothing new came for this long (tests, one-shot jobs).
+    pub idle: Option<Duration>,
+    /// Object collectors: one complete listing pass with a progress bar, then stop.
+    pub backfill: bool,
+}
+
+/// Runs one collector until `stop` (or as `run_for` says); its stop line.
 pub fn run(
     collector: &NamedCollector,
     out: &mut Collecting,
     max_record_bytes: usize,
     stop: &AtomicBool,
-    idle: Option<Duration>,
+    run_for: RunFor,
 ) -> Result<String, IngestError> {
+    let idle = run_for.idle;
+    if run_for.backfill
+        && !matches!(&collector.kind, CollectorKind::Objects(_, c) if c.sqs_queue_url.is_none())
+    {
+        return Err(IngestError::Io(format!(
+            "--backfill lists a bucket: collector {} is not an s3, gcs or azure_blob collector without sqs_queue_url",
+            collector.name
+        )));
+    }
     match &collector.kind {
         CollectorKind::File(config) => {
             let stats = crate::file::collector::follow(config, out, max_record_bytes, stop, idle)?;
@@ -127,6 +164,17 @@ pub fn run(
             Ok(format!(
                 "{} messages, {} dead-lettered, {} TCP connections",
                 stats.received, stats.rejected, stats.connections
+            ))
+        }
+        CollectorKind::Objects(_, config) => {
+            let objects = Objects::open(config, max_record_bytes)?;
+            let stats = match &config.sqs_queue_url {
+                Some(queue) => crate::s3::collector::notified(&objects, queue, out, stop, idle)?,
+                None => objects.follow(out, stop, idle, run_for.backfill)?,
+            };
+            Ok(format!(
+                "{} objects ({} bytes), {} records, {} dead-lettered, {} passes",
+                stats.objects, stats.bytes, stats.records, stats.rejected, stats.passes
             ))
         }
     }

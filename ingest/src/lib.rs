@@ -11,6 +11,8 @@
 //! - [`split`]: one record per source event from a stream of any size.
 //! - [`mod@file`]: `auditfed ingest file`, and the `file` collector that
 //!   follows growing files.
+//! - [`objects`]: audit-log objects in buckets, the engine of the `s3`
+//!   ([`s3`]: also SQS notifications), `gcs` and `azure_blob` collectors.
 //! - [`collect`]: what collectors share: records, dead letters and cursor
 //!   moves in one Kafka transaction; [`metrics`]: their counters.
 //!
@@ -37,7 +39,9 @@ pub mod collectors;
 pub mod file;
 pub mod kafka;
 pub mod metrics;
+pub mod objects;
 pub mod raw;
+pub mod s3;
 pub mod split;
 pub mod syslog;
 

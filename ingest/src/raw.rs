@@ -31,6 +31,32 @@ pub struct RawRecord<'a> {
     pub received_ms: i64,
 }
 
+/// Where a reader puts what it read: records, and the bytes it rejected
+/// with the reason. [`RawProducer`] (idempotent, no cursor) and
+/// [`crate::collect::Collecting`] (transactional, with cursors) are the two.
+pub trait Emit {
+    /// One record for the raw topic of its source.
+    fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError>;
+    /// Rejected bytes for the dead-letter topic.
+    fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError>;
+}
+
+impl Emit for &RawProducer {
+    fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError> {
+        RawProducer::send(self, record)
+    }
+    fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
+        RawProducer::dead_letter(self, record, reason)
+    }
+}
+
+/// Now, epoch milliseconds (the `received_ms` of records).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Delivery outcomes, counted by librdkafka's callback thread.
 #[derive(Default)]
 pub struct Deliveries {

@@ -63,28 +63,10 @@ impl Location {
         let Location::Object { store_url, .. } = self else {
             return Ok(None);
         };
-        let err = |e: object_store::Error| QueryError::Store(format!("{store_url}: {e}"));
-        let store: Arc<dyn ObjectStore> = match store_url.split_once("://").map(|s| s.0) {
-            Some("s3" | "s3a") => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(store_url)
-                    .build()
-                    .map_err(err)?,
-            ),
-            // from_env reads every GOOGLE_* key, GOOGLE_BASE_URL included.
-            Some("gs") => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(store_url)
-                    .build()
-                    .map_err(err)?,
-            ),
-            _ => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(store_url)
-                    .build()
-                    .map_err(err)?,
-            ),
-        };
+        let url = auditfed_ingest::objects::store::StoreUrl::parse(store_url)
+            .map_err(QueryError::Store)?;
+        let store = auditfed_ingest::objects::store::open_store(&url, &Default::default())
+            .map_err(QueryError::Store)?;
         Ok(Some(store))
     }
 

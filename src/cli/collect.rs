@@ -2,16 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use auditfed_ingest::collect::Collecting;
-use auditfed_ingest::collectors::{parse_collectors, run as run_collector};
+use auditfed_ingest::collectors::{RunFor, parse_collectors, run as run_collector};
 use auditfed_ingest::metrics::Registry;
 
 use super::service::{connect, load_config, select_named, stop_flag};
 
 /// Runs every selected collector in its own thread until stopped (or idle).
-pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
+pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, String> {
     let config = load_config(Some(&path))?;
     let selected = select_named(
         &path,
@@ -50,7 +49,7 @@ pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<Exi
                         &mut out,
                         config.ingest.max_record_bytes,
                         &stop,
-                        idle,
+                        run_for,
                     )
                     .map_err(|e| format!("collector {}: {e}", collector.name))?;
                     Ok(format!(

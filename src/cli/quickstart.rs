@@ -159,7 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             &format!("quickstart:{name}"),
             std::io::Cursor::new(bytes),
             source,
-            &producer,
+            &mut &producer,
             config.ingest.max_record_bytes,
             now,
         )

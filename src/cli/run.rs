@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use auditfed_ingest::collectors::RunFor;
+
 use auditfed_normalize::service::Normalizer;
 use auditfed_query::archiver::{Archiver, ArchiverOptions};
 use auditfed_query::object::Location;
@@ -69,6 +71,12 @@ enum Service {
         /// Stop once no collector read anything for this many seconds.
         #[arg(long, value_name = "SECS")]
         exit_when_idle: Option<u64>,
+        /// Object collectors (s3, gcs, azure_blob listing): read everything
+        /// up to now from the cursor (or `start_date`) with a progress bar,
+        /// then stop. The cursor is the running collector's: no object is
+        /// read twice.
+        #[arg(long)]
+        backfill: bool,
     },
 }
 
@@ -91,7 +99,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             config,
             collector,
             exit_when_idle,
-        } => super::collect::run(config, &collector, exit_when_idle.map(Duration::from_secs)),
+            backfill,
+        } => super::collect::run(
+            config,
+            &collector,
+            RunFor {
+                idle: exit_when_idle.map(Duration::from_secs),
+                backfill,
+            },
+        ),
     }
 }
 

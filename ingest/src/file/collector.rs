@@ -22,7 +22,7 @@ use auditfed_schemas::SourceType;
 use super::config::{FileConfig, StartAt};
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::raw::RawRecord;
+use crate::raw::{RawRecord, now_ms};
 
 /// A file being followed.
 struct Followed {
@@ -402,11 +402,6 @@ fn find_inode(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
     })
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use auditfed_schemas::SourceType;
 use flate2::read::MultiGzDecoder;
 
 use crate::IngestError;
-use crate::raw::{RawProducer, RawRecord};
+use crate::raw::{Emit, RawProducer, RawRecord};
 use crate::split::{Framing, Piece, split};
 
 /// What one file gave.
@@ -50,19 +50,19 @@ pub fn ingest_file(
         .to_string_lossy()
         .into_owned();
     let file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-    ingest_reader(&object, file, source, producer, max_record_bytes, now_ms).map_err(|e| match e {
+    ingest_reader(&object, file, source, &mut &*producer, max_record_bytes, now_ms).map_err(|e| match e {
         IngestError::Io(m) => IngestError::Io(format!("{}: {m}", path.display())),
         other => other,
     })
 }
 
 /// Streams one object (plain or gzip) from `input` into the raw topic of
-/// `source`; `object` names it in the records' headers.
+/// `source` through `producer`; `object` names it in the records' headers.
 pub fn ingest_reader<R: BufRead + 'static>(
     object: &str,
     mut input: R,
     source: SourceType,
-    producer: &RawProducer,
+    producer: &mut dyn Emit,
     max_record_bytes: usize,
     now_ms: i64,
 ) -> Result<FileStats, IngestError> {

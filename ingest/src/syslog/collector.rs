@@ -22,7 +22,7 @@ use auditfed_schemas::SourceType;
 use super::config::SyslogConfig;
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::raw::RawRecord;
+use crate::raw::{RawRecord, now_ms};
 
 /// What a run received.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -387,11 +387,6 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 #[cfg(test)]
 mod tests {

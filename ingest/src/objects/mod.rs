@@ -1,0 +1,663 @@
+//! Audit-log objects in buckets: the engine under the `s3`, `gcs` and
+//! `azure_blob` collectors.
+//!
+//! **Discovery.** Clouds export audit logs in *dated layouts*: a stream
+//! prefix, then the day.
+//!
+//! | export | stream prefix | then |
+//! |---|---|---|
+//! | CloudTrail | `AWSLogs/[o-org/]<account>/CloudTrail/<region>/` (digests under `CloudTrail-Digest/`) | `YYYY/MM/DD/…json.gz` |
+//! | Cloud Audit Logs sink | `cloudaudit.googleapis.com/<activity\|data_access\|system_event\|policy>/` | `YYYY/MM/DD/HH:00:00_HH:59:59_S0.json` |
+//! | Azure Monitor export | `resourceId=/SUBSCRIPTIONS/<id>/[…/PROVIDERS/…/]` in `insights-activity-logs`, `insights-logs-<category>` | `y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json` |
+//!
+//! Each pass walks the prefix with delimiter listings down to the first
+//! level named like a year (`2026` or `y=2026`): the level above is one
+//! stream. A prefix without such a level is one stream of its own.
+//!
+//! **Cursor, per stream** (`list:<stream>` in `<prefix>.cursors`):
+//! `{"after": KEY, "open": {KEY: BYTES}}`. Every key up to `after` is read
+//! in full and *settled* (unchanged for `settle_secs`); `open` holds the
+//! younger keys after it with the bytes read so far. A pass lists the keys
+//! after `after` (sorted), reads what each holds beyond its `open` count
+//! (an append blob's new bytes: Azure's `PT1H.json` grows for an hour;
+//! in a growing plain object only whole lines), and moves `after` over the
+//! leading run of settled, fully read keys. Records and the cursor go to
+//! Kafka in one transaction, objects never split between two: a restart
+//! neither loses nor repeats an object.
+//!
+//! Objects are plain or gzip (magic bytes), JSON (CloudTrail's `Records`,
+//! Azure's `records`, arrays, JSON lines) or text lines, split by
+//! [`crate::split`]; bytes that are not records go to the dead-letter
+//! topic. CloudTrail digest files are routed whole, as one record with the
+//! `auditfed.kind = cloudtrail_digest` header and their signature from the
+//! object's `x-amz-meta-signature`, for upstream-integrity checking
+//! (`auditfed_normalize::upstream`).
+
+pub mod config;
+pub mod progress;
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use auditfed_schemas::SourceType;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{Attribute, GetOptions, GetRange, ObjectMeta, ObjectStore};
+
+use crate::IngestError;
+use crate::collect::Collecting;
+use crate::file::ingest_reader;
+use crate::kafka::headers;
+use crate::raw::{Emit, RawRecord, now_ms};
+use config::{ObjectsConfig, parse_date};
+use progress::Progress;
+use store::{StoreUrl, open_store};
+
+/// The `auditfed.kind` of a CloudTrail digest file's record.
+pub const CLOUDTRAIL_DIGEST: &str = "cloudtrail_digest";
+/// The header carrying a digest's signature (`x-amz-meta-signature`).
+pub const SIGNATURE_HEADER: &str = "auditfed.signature";
+/// The header carrying a digest's signature algorithm.
+pub const SIGNATURE_ALGORITHM_HEADER: &str = "auditfed.signature_algorithm";
+
+const MAX_DEPTH: usize = 12;
+
+/// What a collector of objects did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// Objects read (or read further).
+    pub objects: u64,
+    /// Records sent to the raw topic.
+    pub records: u64,
+    /// Pieces sent to the dead-letter topic.
+    pub rejected: u64,
+    /// Bytes read, as stored.
+    pub bytes: u64,
+    /// Listing passes (or SQS receives) done.
+    pub passes: u64,
+}
+
+/// A bucket (or container, or directory) of audit-log objects.
+pub struct Objects {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) url: StoreUrl,
+    pub(crate) config: ObjectsConfig,
+    pub(crate) source: SourceType,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) max_record: usize,
+}
+
+/// One dated stream of a layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stream {
+    /// Its prefix (no trailing `/`; empty for the bucket's root).
+    prefix: String,
+    /// How its days are named, when it is dated.
+    dates: Option<DateStyle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateStyle {
+    /// `2026/11/27`.
+    Slashed,
+    /// `y=2026/m=11/d=27`.
+    Keyed,
+}
+
+impl DateStyle {
+    fn of(dir_name: &str) -> Option<DateStyle> {
+        let year = |s: &str| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit());
+        if year(dir_name) {
+            Some(DateStyle::Slashed)
+        } else if dir_name.strip_prefix("y=").is_some_and(year) {
+            Some(DateStyle::Keyed)
+        } else {
+            None
+        }
+    }
+
+    fn day(self, (y, m, d): (u32, u32, u32)) -> String {
+        match self {
+            DateStyle::Slashed => format!("{y:04}/{m:02}/{d:02}"),
+            DateStyle::Keyed => format!("y={y:04}/m={m:02}/d={d:02}"),
+        }
+    }
+}
+
+/// A stream's cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ListingCursor {
+    after: Option<String>,
+    #[serde(default)]
+    open: BTreeMap<String, u64>,
+}
+
+/// One object to read in a pass.
+struct Pending {
+    meta: ObjectMeta,
+    from: u64,
+    settled: bool,
+}
+
+/// Why a pass stopped early.
+enum PassEnd {
+    Done,
+    Stopped,
+}
+
+impl Objects {
+    /// Opens the store of `config` (credentials from the environment and `options`).
+    pub fn open(config: &ObjectsConfig, max_record: usize) -> Result<Objects, IngestError> {
+        let url = StoreUrl::parse(&config.url).map_err(IngestError::Io)?;
+        let store = open_store(&url, &config.options).map_err(IngestError::Io)?;
+        Objects::with_store(store, config, max_record)
+    }
+
+    /// Over a store already open (`config.url` still names it and its
+    /// prefix): an in-memory store for benchmarks, a wrapped one.
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        config: &ObjectsConfig,
+        max_record: usize,
+    ) -> Result<Objects, IngestError> {
+        let url = StoreUrl::parse(&config.url).map_err(IngestError::Io)?;
+        let source = config.source.parse().map_err(|_| {
+            IngestError::Io(format!("{:?}: unknown source type", config.source))
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| IngestError::Io(e.to_string()))?;
+        Ok(Objects {
+            store,
+            url,
+            config: config.clone(),
+            source,
+            runtime,
+            max_record,
+        })
+    }
+
+    fn store_error(&self, what: &str, e: object_store::Error) -> IngestError {
+        IngestError::Io(format!("{}: {what}: {e}", self.url.store))
+    }
+
+    /// Lists and reads until `stop`; with `idle`, returns once a pass found
+    /// nothing new for that long; with `backfill`, after one complete pass
+    /// drawn as a progress bar.
+    pub fn follow(
+        &self,
+        out: &mut Collecting,
+        stop: &AtomicBool,
+        idle: Option<Duration>,
+        backfill: bool,
+    ) -> Result<ObjectStats, IngestError> {
+        let mut stats = ObjectStats::default();
+        let mut quiet_since = Instant::now();
+        loop {
+            let before = stats.objects;
+            match self.pass(out, stop, &mut stats, backfill) {
+                Ok(PassEnd::Stopped) => break,
+                Ok(PassEnd::Done) => {}
+                // A store that fails for longer than object_store's own
+                // retries: what was read is committed, the next pass retries.
+                Err(e @ IngestError::Io(_)) if !backfill => {
+                    out.counters().error();
+                    eprintln!("auditfed: {}: {e}; retrying at the next pass", self.url.store);
+                }
+                Err(e) => return Err(e),
+            }
+            out.commit()?;
+            stats.passes += 1;
+            if backfill || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if stats.objects > before {
+                quiet_since = Instant::now();
+            } else if idle.is_some_and(|idle| quiet_since.elapsed() >= idle) {
+                break;
+            }
+            let wait = Duration::from_secs(self.config.poll_secs);
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                if idle.is_some_and(|idle| quiet_since.elapsed() >= idle) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        out.commit()?;
+        Ok(stats)
+    }
+
+    /// One pass over every stream.
+    fn pass(
+        &self,
+        out: &mut Collecting,
+        stop: &AtomicBool,
+        stats: &mut ObjectStats,
+        backfill: bool,
+    ) -> Result<PassEnd, IngestError> {
+        let pass_start = chrono::Utc::now();
+        let settle_before =
+            pass_start - chrono::Duration::seconds(self.config.settle_secs as i64);
+        let streams = self.discover()?;
+        let mut listed = Vec::with_capacity(streams.len());
+        for stream in streams {
+            let key = format!("list:{}", stream.prefix);
+            let cursor: ListingCursor = out
+                .cursor(&key)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_else(|| self.initial_cursor(&stream));
+            let (pending, vanished) = self.list(&stream, &cursor, settle_before)?;
+            listed.push((key, cursor, pending, vanished));
+            if stop.load(Ordering::Relaxed) {
+                return Ok(PassEnd::Stopped);
+            }
+        }
+        let left: u64 = listed
+            .iter()
+            .flat_map(|(_, _, p, _)| p)
+            .map(|p| p.meta.size - p.from)
+            .sum();
+        out.counters().set_lag(left);
+        let mut progress = backfill.then(|| {
+            let objects = listed.iter().map(|(_, _, p, _)| p.len() as u64).sum();
+            Progress::new(&format!("backfill {}", self.config.url), objects, left)
+        });
+        for (key, mut cursor, pending, vanished) in listed {
+            for gone in vanished {
+                cursor.open.remove(&gone);
+            }
+            let mut settled_run = true;
+            for item in pending {
+                if stop.load(Ordering::Relaxed) {
+                    out.advance(&key, serde_json::to_value(&cursor).expect("cursor"));
+                    return Ok(PassEnd::Stopped);
+                }
+                let name = item.meta.location.to_string();
+                let mut read_to = item.from;
+                if item.meta.size > item.from {
+                    let (to, records) = self.read_object(out, &item, stats)?;
+                    read_to = to;
+                    if let Some(p) = &mut progress {
+                        p.object_done(item.meta.size - item.from, records);
+                    }
+                }
+                if settled_run && item.settled && read_to >= item.meta.size {
+                    cursor.open.remove(&name);
+                    cursor.after = Some(name);
+                } else {
+                    settled_run = false;
+                    cursor.open.insert(name, read_to);
+                }
+                if out.batch_len() >= self.config.batch_records {
+                    out.advance(&key, serde_json::to_value(&cursor).expect("cursor"));
+                    out.commit()?;
+                }
+            }
+            out.advance(&key, serde_json::to_value(&cursor).expect("cursor"));
+        }
+        if let Some(p) = &mut progress {
+            let (records, secs) = p.finish();
+            eprintln!(
+                "auditfed: backfill of {}: {records} records in {secs:.1} s ({:.0} records/s)",
+                self.config.url,
+                records as f64 / secs.max(1e-3)
+            );
+        }
+        out.counters().set_lag(0);
+        Ok(PassEnd::Done)
+    }
+
+    fn initial_cursor(&self, stream: &Stream) -> ListingCursor {
+        let day = self.config.start_date.as_deref().and_then(parse_date);
+        let after = match (stream.dates, day) {
+            (Some(style), Some(day)) => Some(join(&stream.prefix, &style.day(day))),
+            _ => None,
+        };
+        ListingCursor {
+            after,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// The streams under the configured prefix.
+    fn discover(&self) -> Result<Vec<Stream>, IngestError> {
+        let root = self.url.prefix.clone();
+        let mut streams = Vec::new();
+        let mut queue = VecDeque::from([(root.clone(), 0)]);
+        while let Some((dir, depth)) = queue.pop_front() {
+            let prefix = path(&dir);
+            let listing = self
+                .runtime
+                .block_on(self.store.list_with_delimiter(prefix.as_ref()))
+                .map_err(|e| self.store_error(&format!("cannot list {dir}/"), e))?;
+            let mut children = Vec::new();
+            let mut dates = None;
+            for dir in &listing.common_prefixes {
+                dates = DateStyle::of(dir.filename().unwrap_or(""));
+                if dates.is_some() {
+                    break;
+                }
+                children.push(dir.to_string());
+            }
+            if dates.is_some() {
+                streams.push(Stream { prefix: dir, dates });
+            } else if depth < MAX_DEPTH {
+                queue.extend(children.into_iter().map(|c| (c, depth + 1)));
+            }
+        }
+        if streams.is_empty() {
+            streams.push(Stream {
+                prefix: root,
+                dates: None,
+            });
+        }
+        Ok(streams)
+    }
+
+    /// The objects of `stream` after its cursor, sorted, with what is left
+    /// to read in each; and the cursor's open keys that no longer exist.
+    fn list(
+        &self,
+        stream: &Stream,
+        cursor: &ListingCursor,
+        settle_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Vec<Pending>, Vec<String>), IngestError> {
+        let prefix = path(&stream.prefix);
+        let mut metas: Vec<ObjectMeta> = self
+            .runtime
+            .block_on(async {
+                match &cursor.after {
+                    Some(after) => {
+                        self.store
+                            .list_with_offset(prefix.as_ref(), &path(after).unwrap_or_default())
+                            .try_collect()
+                            .await
+                    }
+                    None => self.store.list(prefix.as_ref()).try_collect().await,
+                }
+            })
+            .map_err(|e| self.store_error(&format!("cannot list {}/", stream.prefix), e))?;
+        // Not every store lists in key order (a local directory does not).
+        metas.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        let after = cursor.after.as_deref().unwrap_or("");
+        let not_before = match (stream.dates, &self.config.start_date) {
+            (None, Some(date)) => parse_date(date).and_then(|(y, m, d)| {
+                chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+            }),
+            _ => None,
+        };
+        let mut seen = BTreeSet::new();
+        let mut pending = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let name = meta.location.to_string();
+            if name.as_str() <= after {
+                continue;
+            }
+            seen.insert(name.clone());
+            let settled = meta.last_modified < settle_before;
+            let mut from = cursor.open.get(&name).copied().unwrap_or(0);
+            if not_before.is_some_and(|t| meta.last_modified < t) {
+                from = meta.size; // before start_date: passed over, never read
+            }
+            if meta.size < from {
+                eprintln!(
+                    "auditfed: {}/{name}: shrank from {from} to {} bytes since it was read; only bytes written from now on are read",
+                    self.url.store, meta.size
+                );
+                from = meta.size;
+            }
+            pending.push(Pending {
+                meta,
+                from,
+                settled,
+            });
+        }
+        let vanished = cursor
+            .open
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        Ok((pending, vanished))
+    }
+
+    /// Reads `item` from its `from` byte: the byte it was read to and its
+    /// record count.
+    fn read_object(
+        &self,
+        out: &mut Collecting,
+        item: &Pending,
+        stats: &mut ObjectStats,
+    ) -> Result<(u64, u64), IngestError> {
+        let key = item.meta.location.to_string();
+        let (bytes, signature) = match self.get(&item.meta.location, item.from, item.meta.size)? {
+            Some(got) => got,
+            None => return Ok((item.meta.size, 0)), // deleted since listed
+        };
+        stats.objects += 1;
+        stats.bytes += bytes.len() as u64;
+        let object = format!("{}/{key}", self.url.store);
+        if is_cloudtrail_digest(&key) {
+            self.send_digest(out, &object, &bytes, signature.as_deref())?;
+            stats.records += 1;
+            return Ok((item.from + bytes.len() as u64, 1));
+        }
+        let gzip = item.from == 0 && bytes.starts_with(&[0x1f, 0x8b]);
+        // A growing plain object (an append blob) may end mid-line: that
+        // part is read once the line is complete, or the object settled.
+        let usable = if gzip || item.settled {
+            bytes.len()
+        } else {
+            memchr_last_newline(&bytes).map_or(0, |i| i + 1)
+        };
+        if usable == 0 {
+            return Ok((item.from, 0));
+        }
+        let mut shifted = Shifted {
+            out,
+            by: item.from,
+        };
+        let read = ingest_reader(
+            &object,
+            std::io::Cursor::new(bytes.slice(..usable)),
+            self.source,
+            &mut shifted,
+            self.max_record,
+            now_ms(),
+        )?;
+        stats.records += read.records;
+        stats.rejected += read.rejected;
+        Ok((item.from + usable as u64, read.records))
+    }
+
+    /// The object's bytes from `from` (and its `signature` metadata);
+    /// `None` when it no longer exists.
+    pub(crate) fn get(
+        &self,
+        location: &Path,
+        from: u64,
+        size: u64,
+    ) -> Result<Option<(Bytes, Option<String>)>, IngestError> {
+        let options = GetOptions {
+            range: (from > 0).then_some(GetRange::Bounded(from..size)),
+            ..GetOptions::default()
+        };
+        let got = self.runtime.block_on(async {
+            let result = self.store.get_opts(location, options).await?;
+            let signature = result
+                .attributes
+                .get(&Attribute::Metadata("signature".into()))
+                .map(|v| v.to_string());
+            let bytes = result.bytes().await?;
+            Ok::<_, object_store::Error>((bytes, signature))
+        });
+        match got {
+            Ok(got) => Ok(Some(got)),
+            Err(object_store::Error::NotFound { .. }) => {
+                eprintln!(
+                    "auditfed: {}/{location}: deleted before it was read",
+                    self.url.store
+                );
+                Ok(None)
+            }
+            Err(e) => Err(self.store_error(&format!("cannot read {location}"), e)),
+        }
+    }
+
+    /// A CloudTrail digest: one record, decompressed (its signature covers
+    /// the uncompressed bytes), with its signature.
+    pub(crate) fn send_digest(
+        &self,
+        out: &mut Collecting,
+        object: &str,
+        bytes: &[u8],
+        signature: Option<&str>,
+    ) -> Result<(), IngestError> {
+        let mut plain = Vec::new();
+        let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::MultiGzDecoder::new(bytes)
+                .read_to_end(&mut plain)
+                .map_err(|e| IngestError::Io(format!("{object}: not gzip: {e}")))?;
+            &plain
+        } else {
+            bytes
+        };
+        let record = RawRecord {
+            source: self.source,
+            object,
+            offset: 0,
+            bytes: body,
+            received_ms: now_ms(),
+        };
+        let mut extra = vec![(headers::KIND, CLOUDTRAIL_DIGEST)];
+        if let Some(signature) = signature {
+            extra.push((SIGNATURE_HEADER, signature));
+            extra.push((SIGNATURE_ALGORITHM_HEADER, "SHA256withRSA"));
+        }
+        out.send_with(&record, &extra)
+    }
+
+    /// Reads a whole object (discovered by notification) as records.
+    pub(crate) fn read_whole(
+        &self,
+        out: &mut Collecting,
+        location: &Path,
+        stats: &mut ObjectStats,
+    ) -> Result<bool, IngestError> {
+        let Some((bytes, signature)) = self.get(location, 0, 0)? else {
+            return Ok(false);
+        };
+        stats.objects += 1;
+        stats.bytes += bytes.len() as u64;
+        let object = format!("{}/{location}", self.url.store);
+        if is_cloudtrail_digest(location.as_ref()) {
+            self.send_digest(out, &object, &bytes, signature.as_deref())?;
+            stats.records += 1;
+            return Ok(true);
+        }
+        let read = ingest_reader(
+            &object,
+            std::io::Cursor::new(bytes),
+            self.source,
+            out,
+            self.max_record,
+            now_ms(),
+        )?;
+        stats.records += read.records;
+        stats.rejected += read.rejected;
+        Ok(true)
+    }
+}
+
+/// Whether `key` is a CloudTrail digest file.
+pub fn is_cloudtrail_digest(key: &str) -> bool {
+    key.contains("/CloudTrail-Digest/")
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{prefix}/{rest}")
+    }
+}
+
+/// An object-store path from a key as listed (already valid, kept as is).
+fn path(key: &str) -> Option<Path> {
+    (!key.is_empty()).then(|| Path::parse(key).unwrap_or_else(|_| Path::from(key)))
+}
+
+fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n')
+}
+
+/// Offsets of a read that started `by` bytes into its object.
+struct Shifted<'a> {
+    out: &'a mut Collecting,
+    by: u64,
+}
+
+impl Emit for Shifted<'_> {
+    fn send(&mut self, record: &RawRecord<'_>) -> Result<(), IngestError> {
+        self.out.send(&RawRecord {
+            offset: record.offset + self.by,
+            ..*record
+        })
+    }
+    fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
+        self.out.dead_letter(
+            &RawRecord {
+                offset: record.offset + self.by,
+                ..*record
+            },
+            reason,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_levels_mark_dated_streams() {
+        assert_eq!(DateStyle::of("2026"), Some(DateStyle::Slashed));
+        assert_eq!(DateStyle::of("y=2026"), Some(DateStyle::Keyed));
+        for other in ["us-east-1", "123456789012", "y=26", "CloudTrail", "m=11"] {
+            assert_eq!(DateStyle::of(other), None, "{other}");
+        }
+        assert_eq!(DateStyle::Slashed.day((2026, 3, 7)), "2026/03/07");
+        assert_eq!(DateStyle::Keyed.day((2026, 3, 7)), "y=2026/m=03/d=07");
+    }
+
+    #[test]
+    fn a_start_date_becomes_the_first_listing_offset() {
+        // Keys of the start day sort after the offset, the day before's before it.
+        let offset = join("AWSLogs/111122223333/CloudTrail/eu-west-1", &DateStyle::Slashed.day((2026, 11, 1)));
+        assert!("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/01/x.json.gz" > offset.as_str());
+        assert!("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/10/31/x.json.gz" < offset.as_str());
+        let offset = join("resourceId=/SUBSCRIPTIONS/S", &DateStyle::Keyed.day((2026, 11, 1)));
+        assert!("resourceId=/SUBSCRIPTIONS/S/y=2026/m=11/d=01/h=00/m=00/PT1H.json" > offset.as_str());
+        assert!("resourceId=/SUBSCRIPTIONS/S/y=2026/m=10/d=31/h=23/m=00/PT1H.json" < offset.as_str());
+    }
+
+    #[test]
+    fn digests_are_recognised_by_their_folder() {
+        assert!(is_cloudtrail_digest(
+            "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/27/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261127T100000Z.json.gz"
+        ));
+        assert!(!is_cloudtrail_digest(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/27/111122223333_CloudTrail_us-east-1_20261127T1000Z_abc.json.gz"
+        ));
+    }
+}

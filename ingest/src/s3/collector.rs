@@ -1,0 +1,170 @@
+//! The S3 collector's SQS mode: notifications in, objects read whole,
+//! records and the "read" marks committed to Kafka together, then the
+//! messages deleted.
+//!
+//! A crash after the commit and before the deletion leaves messages that
+//! come back after the queue's visibility timeout: their objects carry a
+//! mark (`obj:<key>` with its ETag, in `<prefix>.cursors`) and are passed
+//! over. Marks older than `dedupe_hours` are deleted (tombstones).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use object_store::path::Path;
+use serde_json::json;
+
+use crate::IngestError;
+use crate::collect::Collecting;
+use crate::objects::store::amazon_s3;
+use crate::objects::{ObjectStats, Objects};
+use crate::raw::{RawRecord, now_ms};
+
+use super::sqs::{Queue, announced, credentials_of};
+
+const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+
+/// Receives notifications from `queue` until `stop` (or idle for `idle`).
+pub fn notified(
+    objects: &Objects,
+    queue: &str,
+    out: &mut Collecting,
+    stop: &AtomicBool,
+    idle: Option<Duration>,
+) -> Result<ObjectStats, IngestError> {
+    let (s3, region) =
+        amazon_s3(&objects.url.store, &objects.config.options).map_err(IngestError::Io)?;
+    let queue = Queue::new(queue, &region, credentials_of(&s3)).map_err(IngestError::Io)?;
+    let bucket = objects.url.bucket().to_owned();
+    let prefix = objects.url.prefix.clone();
+    let mut stats = ObjectStats::default();
+    let mut last_message = Instant::now();
+    let mut expired = Instant::now() - EXPIRE_EVERY;
+    let mut failures = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        if expired.elapsed() >= EXPIRE_EVERY {
+            expire_marks(out, objects.config.dedupe_hours);
+            out.commit()?;
+            expired = Instant::now();
+        }
+        let wait = if idle.is_some() { 1 } else { 5 };
+        let messages = match objects.runtime.block_on(queue.receive(wait)) {
+            Ok(m) => {
+                failures = 0;
+                m
+            }
+            Err(e) => {
+                failures += 1;
+                out.counters().error();
+                // A queue that does not exist or refuses us will not heal by itself.
+                if failures >= 5 || e.contains("check sqs_queue_url") {
+                    return Err(IngestError::Io(e));
+                }
+                eprintln!("auditfed: {e}; retrying");
+                std::thread::sleep(Duration::from_secs(u64::from(failures)));
+                continue;
+            }
+        };
+        stats.passes += 1;
+        if messages.is_empty() {
+            if idle.is_some_and(|idle| last_message.elapsed() >= idle) {
+                break;
+            }
+            continue;
+        }
+        last_message = Instant::now();
+        let mut handled = Vec::with_capacity(messages.len());
+        for message in &messages {
+            fn record<'a>(objects: &Objects, bytes: &'a [u8]) -> RawRecord<'a> {
+                RawRecord {
+                    source: objects.source,
+                    object: "",
+                    offset: 0,
+                    bytes,
+                    received_ms: now_ms(),
+                }
+            }
+            let list = match announced(&message.body) {
+                Ok(list) => list,
+                Err(reason) => {
+                    let object = format!("sqs:{}", message.message_id);
+                    out.dead_letter(
+                        &RawRecord {
+                            object: &object,
+                            ..record(objects, message.body.as_bytes())
+                        },
+                        &format!("SQS message: {reason}"),
+                    )?;
+                    stats.rejected += 1;
+                    handled.push(message.receipt_handle.clone());
+                    continue;
+                }
+            };
+            let mut read_all = true;
+            for object in list {
+                if object.bucket != bucket {
+                    let name = format!("s3://{}/{}", object.bucket, object.key);
+                    out.dead_letter(
+                        &RawRecord {
+                            object: &name,
+                            ..record(objects, message.body.as_bytes())
+                        },
+                        &format!(
+                            "SQS message announces an object of bucket {:?}; this collector reads {bucket:?}",
+                            object.bucket
+                        ),
+                    )?;
+                    stats.rejected += 1;
+                    continue;
+                }
+                if !prefix.is_empty() && !object.key.starts_with(&format!("{prefix}/")) {
+                    continue;
+                }
+                let mark = format!("obj:{}", object.key);
+                let etag = object.etag.clone().unwrap_or_default();
+                if out
+                    .cursor(&mark)
+                    .is_some_and(|m| m["etag"].as_str() == Some(etag.as_str()))
+                {
+                    continue; // read before: a redelivered message
+                }
+                let location = Path::parse(&object.key).unwrap_or_else(|_| Path::from(object.key.as_str()));
+                match objects.read_whole(out, &location, &mut stats) {
+                    Ok(_) => out.advance(&mark, json!({ "etag": etag, "at": now_ms() })),
+                    // Left in the queue: it comes back after its visibility timeout.
+                    Err(e @ IngestError::Io(_)) => {
+                        out.counters().error();
+                        eprintln!("auditfed: {e}; the message stays in the queue");
+                        read_all = false;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if read_all {
+                handled.push(message.receipt_handle.clone());
+            }
+        }
+        out.commit()?;
+        if let Err(e) = objects.runtime.block_on(queue.delete(&handled)) {
+            // The marks make their redelivery harmless.
+            out.counters().error();
+            eprintln!("auditfed: {e}");
+        }
+    }
+    out.commit()?;
+    Ok(stats)
+}
+
+/// Deletes the marks older than `hours`.
+fn expire_marks(out: &mut Collecting, hours: u64) {
+    let before = now_ms() - (hours as i64) * 3_600_000;
+    let old: Vec<String> = out
+        .cursors()
+        .iter()
+        .filter(|(k, v)| k.starts_with("obj:") && v["at"].as_i64().is_some_and(|at| at < before))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in old {
+        out.forget(&key);
+    }
+}
