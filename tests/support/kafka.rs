@@ -268,6 +268,7 @@ group_id = "{prefix}-normalize"
     }
 }
 
+#[derive(Debug)]
 pub struct EventRecord {
     pub headers: HashMap<String, String>,
     pub payload: Vec<u8>,

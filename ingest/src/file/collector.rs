@@ -402,7 +402,6 @@ fn find_inode(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::wildcard;

@@ -50,7 +50,15 @@ pub fn ingest_file(
         .to_string_lossy()
         .into_owned();
     let file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-    ingest_reader(&object, file, source, &mut &*producer, max_record_bytes, now_ms).map_err(|e| match e {
+    ingest_reader(
+        &object,
+        file,
+        source,
+        &mut &*producer,
+        max_record_bytes,
+        now_ms,
+    )
+    .map_err(|e| match e {
         IngestError::Io(m) => IngestError::Io(format!("{}: {m}", path.display())),
         other => other,
     })

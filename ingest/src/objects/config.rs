@@ -99,16 +99,14 @@ impl ObjectsConfig {
     pub fn check(&self, key: &str, kind: StoreKind) -> Vec<Problem> {
         let mut problems = Vec::new();
         match StoreUrl::parse(&self.url) {
-            Ok(url) if url.scheme != kind.scheme() => {
-                problems.push(Problem::new(
-                    format!("{key}.url"),
-                    format!(
-                        "{:?}: expected a {}:// URL for this collector type",
-                        self.url,
-                        kind.scheme()
-                    ),
-                ))
-            }
+            Ok(url) if url.scheme != kind.scheme() => problems.push(Problem::new(
+                format!("{key}.url"),
+                format!(
+                    "{:?}: expected a {}:// URL for this collector type",
+                    self.url,
+                    kind.scheme()
+                ),
+            )),
             Ok(url) => {
                 if let Err(e) = super::store::open_store(&url, &self.options) {
                     problems.push(Problem::new(format!("{key}.options"), e));
@@ -119,7 +117,10 @@ impl ObjectsConfig {
         if self.source.parse::<auditfed_schemas::SourceType>().is_err() {
             problems.push(Problem::new(
                 format!("{key}.source"),
-                format!("{:?}: unknown source type (see `auditfed schema`)", self.source),
+                format!(
+                    "{:?}: unknown source type (see `auditfed schema`)",
+                    self.source
+                ),
             ));
         }
         if let Some(date) = &self.start_date
@@ -144,9 +145,15 @@ impl ObjectsConfig {
                 format!("{queue:?}: expected the queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"),
             ));
         }
-        for (field, value) in [("poll_secs", self.poll_secs), ("batch_records", self.batch_records as u64)] {
+        for (field, value) in [
+            ("poll_secs", self.poll_secs),
+            ("batch_records", self.batch_records as u64),
+        ] {
             if value == 0 {
-                problems.push(Problem::new(format!("{key}.{field}"), "expected at least 1"));
+                problems.push(Problem::new(
+                    format!("{key}.{field}"),
+                    "expected at least 1",
+                ));
             }
         }
         problems

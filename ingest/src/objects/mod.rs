@@ -111,7 +111,12 @@ enum DateStyle {
 
 impl DateStyle {
     fn of(dir_name: &str) -> Option<DateStyle> {
-        let year = |s: &str| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit());
+        // A year this century or the last: not any 4-digit name (an account, a resource).
+        let year = |s: &str| {
+            s.len() == 4
+                && s.bytes().all(|b| b.is_ascii_digit())
+                && (s.starts_with("19") || s.starts_with("20"))
+        };
         if year(dir_name) {
             Some(DateStyle::Slashed)
         } else if dir_name.strip_prefix("y=").is_some_and(year) {
@@ -166,9 +171,10 @@ impl Objects {
         max_record: usize,
     ) -> Result<Objects, IngestError> {
         let url = StoreUrl::parse(&config.url).map_err(IngestError::Io)?;
-        let source = config.source.parse().map_err(|_| {
-            IngestError::Io(format!("{:?}: unknown source type", config.source))
-        })?;
+        let source = config
+            .source
+            .parse()
+            .map_err(|_| IngestError::Io(format!("{:?}: unknown source type", config.source)))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -208,7 +214,10 @@ impl Objects {
                 // retries: what was read is committed, the next pass retries.
                 Err(e @ IngestError::Io(_)) if !backfill => {
                     out.counters().error();
-                    eprintln!("auditfed: {}: {e}; retrying at the next pass", self.url.store);
+                    eprintln!(
+                        "auditfed: {}: {e}; retrying at the next pass",
+                        self.url.store
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -244,8 +253,7 @@ impl Objects {
         backfill: bool,
     ) -> Result<PassEnd, IngestError> {
         let pass_start = chrono::Utc::now();
-        let settle_before =
-            pass_start - chrono::Duration::seconds(self.config.settle_secs as i64);
+        let settle_before = pass_start - chrono::Duration::seconds(self.config.settle_secs as i64);
         let streams = self.discover()?;
         let mut listed = Vec::with_capacity(streams.len());
         for stream in streams {
@@ -444,11 +452,11 @@ impl Objects {
             Some(got) => got,
             None => return Ok((item.meta.size, 0)), // deleted since listed
         };
-        stats.objects += 1;
-        stats.bytes += bytes.len() as u64;
         let object = format!("{}/{key}", self.url.store);
         if is_cloudtrail_digest(&key) {
             self.send_digest(out, &object, &bytes, signature.as_deref())?;
+            stats.objects += 1;
+            stats.bytes += bytes.len() as u64;
             stats.records += 1;
             return Ok((item.from + bytes.len() as u64, 1));
         }
@@ -463,10 +471,9 @@ impl Objects {
         if usable == 0 {
             return Ok((item.from, 0));
         }
-        let mut shifted = Shifted {
-            out,
-            by: item.from,
-        };
+        stats.objects += 1;
+        stats.bytes += usable as u64;
+        let mut shifted = Shifted { out, by: item.from };
         let read = ingest_reader(
             &object,
             std::io::Cursor::new(bytes.slice(..usable)),
@@ -633,7 +640,15 @@ mod tests {
     fn year_levels_mark_dated_streams() {
         assert_eq!(DateStyle::of("2026"), Some(DateStyle::Slashed));
         assert_eq!(DateStyle::of("y=2026"), Some(DateStyle::Keyed));
-        for other in ["us-east-1", "123456789012", "y=26", "CloudTrail", "m=11"] {
+        for other in [
+            "us-east-1",
+            "123456789012",
+            "y=26",
+            "CloudTrail",
+            "m=11",
+            "0000",
+            "y=4711",
+        ] {
             assert_eq!(DateStyle::of(other), None, "{other}");
         }
         assert_eq!(DateStyle::Slashed.day((2026, 3, 7)), "2026/03/07");
@@ -643,12 +658,22 @@ mod tests {
     #[test]
     fn a_start_date_becomes_the_first_listing_offset() {
         // Keys of the start day sort after the offset, the day before's before it.
-        let offset = join("AWSLogs/111122223333/CloudTrail/eu-west-1", &DateStyle::Slashed.day((2026, 11, 1)));
+        let offset = join(
+            "AWSLogs/111122223333/CloudTrail/eu-west-1",
+            &DateStyle::Slashed.day((2026, 11, 1)),
+        );
         assert!("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/01/x.json.gz" > offset.as_str());
         assert!("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/10/31/x.json.gz" < offset.as_str());
-        let offset = join("resourceId=/SUBSCRIPTIONS/S", &DateStyle::Keyed.day((2026, 11, 1)));
-        assert!("resourceId=/SUBSCRIPTIONS/S/y=2026/m=11/d=01/h=00/m=00/PT1H.json" > offset.as_str());
-        assert!("resourceId=/SUBSCRIPTIONS/S/y=2026/m=10/d=31/h=23/m=00/PT1H.json" < offset.as_str());
+        let offset = join(
+            "resourceId=/SUBSCRIPTIONS/S",
+            &DateStyle::Keyed.day((2026, 11, 1)),
+        );
+        assert!(
+            "resourceId=/SUBSCRIPTIONS/S/y=2026/m=11/d=01/h=00/m=00/PT1H.json" > offset.as_str()
+        );
+        assert!(
+            "resourceId=/SUBSCRIPTIONS/S/y=2026/m=10/d=31/h=23/m=00/PT1H.json" < offset.as_str()
+        );
     }
 
     #[test]

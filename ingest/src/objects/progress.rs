@@ -132,7 +132,12 @@ mod tests {
         p.bytes = 1_000_000;
         p.records = 500;
         let line = p.line();
-        assert!(line.starts_with("cloudtrail [######------------------]  25% 1/4 objects · 1.0 MB/4.0 MB"), "{line}");
+        assert!(
+            line.starts_with(
+                "cloudtrail [######------------------]  25% 1/4 objects · 1.0 MB/4.0 MB"
+            ),
+            "{line}"
+        );
         assert!(line.contains("records/s") && line.contains("ETA"), "{line}");
         assert_eq!(clock(3725.0), "1h02m");
         assert_eq!(clock(72.0), "1m12s");

@@ -129,11 +129,19 @@ mod tests {
     fn urls_split_into_store_and_prefix() {
         let u = StoreUrl::parse("s3://trail-bucket/AWSLogs/").unwrap();
         assert_eq!(
-            (u.scheme.as_str(), u.store.as_str(), u.prefix.as_str(), u.bucket()),
+            (
+                u.scheme.as_str(),
+                u.store.as_str(),
+                u.prefix.as_str(),
+                u.bucket()
+            ),
             ("s3", "s3://trail-bucket", "AWSLogs", "trail-bucket")
         );
         let u = StoreUrl::parse("az://insights-activity-logs").unwrap();
-        assert_eq!((u.store.as_str(), u.prefix.as_str()), ("az://insights-activity-logs", ""));
+        assert_eq!(
+            (u.store.as_str(), u.prefix.as_str()),
+            ("az://insights-activity-logs", "")
+        );
         for bad in ["bucket/key", "ftp://x/y", "s3:///key", "file:///var/audit"] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad} accepted");
         }

@@ -120,14 +120,18 @@ pub fn notified(
                     continue;
                 }
                 let mark = format!("obj:{}", object.key);
-                let etag = object.etag.clone().unwrap_or_default();
-                if out
-                    .cursor(&mark)
-                    .is_some_and(|m| m["etag"].as_str() == Some(etag.as_str()))
-                {
-                    continue; // read before: a redelivered message
+                // Read before: a redelivered message, or a second notification
+                // (CloudTrail's own carries no ETag; its objects are never rewritten).
+                let read_before = out.cursor(&mark).is_some_and(|m| match &object.etag {
+                    Some(etag) => m["etag"].as_str() == Some(etag.as_str()),
+                    None => true,
+                });
+                if read_before {
+                    continue;
                 }
-                let location = Path::parse(&object.key).unwrap_or_else(|_| Path::from(object.key.as_str()));
+                let etag = object.etag.clone().unwrap_or_default();
+                let location =
+                    Path::parse(&object.key).unwrap_or_else(|_| Path::from(object.key.as_str()));
                 match objects.read_whole(out, &location, &mut stats) {
                     Ok(_) => out.advance(&mark, json!({ "etag": etag, "at": now_ms() })),
                     // Left in the queue: it comes back after its visibility timeout.

@@ -110,7 +110,10 @@ mod tests {
         );
         // Test case 6: a key longer than the block.
         assert_eq!(
-            hex::encode(hmac(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex::encode(hmac(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
@@ -143,7 +146,13 @@ mod tests {
             token: None,
         };
         assert_eq!(
-            authorization(&request, &credentials, "us-east-1", "iam", "20150830T123600Z"),
+            authorization(
+                &request,
+                &credentials,
+                "us-east-1",
+                "iam",
+                "20150830T123600Z"
+            ),
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
              SignedHeaders=content-type;host;x-amz-date, \
              Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"

@@ -49,7 +49,11 @@ struct Deleted {
 impl Queue {
     /// The queue at `url` (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`
     /// or an emulator's); `region` when the host does not name one.
-    pub fn new(url: &str, region: &str, credentials: AwsCredentialProvider) -> Result<Queue, String> {
+    pub fn new(
+        url: &str,
+        region: &str,
+        credentials: AwsCredentialProvider,
+    ) -> Result<Queue, String> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| format!("{url:?}: not a queue URL"))?;
@@ -90,7 +94,10 @@ impl Queue {
         let target = format!("AmazonSQS.{action}");
         let mut headers = vec![
             ("host".to_owned(), self.host.clone()),
-            ("content-type".to_owned(), "application/x-amz-json-1.0".to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.0".to_owned(),
+            ),
             ("x-amz-date".to_owned(), amz_date.clone()),
             ("x-amz-target".to_owned(), target),
         ];
@@ -121,7 +128,12 @@ impl Queue {
             .map_err(|e| format!("SQS {action} {}: {e}", self.url))?;
         if !status.is_success() {
             let error: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let kind = error["__type"].as_str().unwrap_or("").rsplit('#').next().unwrap_or("");
+            let kind = error["__type"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('#')
+                .next()
+                .unwrap_or("");
             let message = error["message"]
                 .as_str()
                 .or(error["Message"].as_str())
@@ -170,7 +182,8 @@ impl Queue {
                     json!({ "QueueUrl": self.url, "Entries": entries }),
                 )
                 .await?;
-            let deleted: Deleted = serde_json::from_slice(&bytes).unwrap_or(Deleted { failed: vec![] });
+            let deleted: Deleted =
+                serde_json::from_slice(&bytes).unwrap_or(Deleted { failed: vec![] });
             if !deleted.failed.is_empty() {
                 // Redelivered later and recognised as read: no duplicate, only noise.
                 eprintln!(
@@ -212,8 +225,8 @@ fn announced_in(value: &serde_json::Value, depth: u8) -> Result<Vec<Announced>, 
         && let Some(message) = value["Message"].as_str()
         && depth == 0
     {
-        let inner: serde_json::Value = serde_json::from_str(message)
-            .map_err(|e| format!("SNS Message is not JSON: {e}"))?;
+        let inner: serde_json::Value =
+            serde_json::from_str(message).map_err(|e| format!("SNS Message is not JSON: {e}"))?;
         return announced_in(&inner, 1);
     }
     if value["Event"] == "s3:TestEvent" {
@@ -240,7 +253,9 @@ fn announced_in(value: &serde_json::Value, depth: u8) -> Result<Vec<Announced>, 
         }
         return Ok(out);
     }
-    if let (Some(bucket), Some(keys)) = (value["s3Bucket"].as_str(), value["s3ObjectKey"].as_array()) {
+    if let (Some(bucket), Some(keys)) =
+        (value["s3Bucket"].as_str(), value["s3ObjectKey"].as_array())
+    {
         return Ok(keys
             .iter()
             .filter_map(|k| k.as_str())
@@ -315,15 +330,27 @@ mod tests {
                      {"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"gone"}}}]}"#;
         assert_eq!(
             announced(s3).unwrap(),
-            vec![Announced { bucket: "b".into(), key: "AWSLogs/x y.json.gz".into(), etag: Some("e1".into()) }]
+            vec![Announced {
+                bucket: "b".into(),
+                key: "AWSLogs/x y.json.gz".into(),
+                etag: Some("e1".into())
+            }]
         );
         let sns = serde_json::json!({"Type": "Notification", "Message": s3}).to_string();
         assert_eq!(announced(&sns).unwrap().len(), 1);
-        let trail = r#"{"s3Bucket":"b","s3ObjectKey":["AWSLogs/1/CloudTrail/r/2026/11/27/f.json.gz"]}"#;
-        assert_eq!(announced(trail).unwrap()[0].key, "AWSLogs/1/CloudTrail/r/2026/11/27/f.json.gz");
+        let trail =
+            r#"{"s3Bucket":"b","s3ObjectKey":["AWSLogs/1/CloudTrail/r/2026/11/27/f.json.gz"]}"#;
+        assert_eq!(
+            announced(trail).unwrap()[0].key,
+            "AWSLogs/1/CloudTrail/r/2026/11/27/f.json.gz"
+        );
         let bridge = r#"{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":"k 1","etag":"e"}}}"#;
         assert_eq!(announced(bridge).unwrap()[0].key, "k 1");
-        assert!(announced(r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#).unwrap().is_empty());
+        assert!(
+            announced(r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#)
+                .unwrap()
+                .is_empty()
+        );
         assert!(announced(r#"{"hello":1}"#).is_err());
         assert!(announced("not json").is_err());
     }
@@ -337,9 +364,25 @@ mod tests {
             .with_secret_access_key("s")
             .build()
             .unwrap();
-        let q = Queue::new("https://sqs.eu-west-3.amazonaws.com/1/q", "us-east-1", credentials_of(&s3)).unwrap();
-        assert_eq!((q.region.as_str(), q.endpoint.as_str()), ("eu-west-3", "https://sqs.eu-west-3.amazonaws.com/"));
-        let q = Queue::new("http://127.0.0.1:5055/123456789012/q", "us-east-2", credentials_of(&s3)).unwrap();
-        assert_eq!((q.region.as_str(), q.host.as_str()), ("us-east-2", "127.0.0.1:5055"));
+        let q = Queue::new(
+            "https://sqs.eu-west-3.amazonaws.com/1/q",
+            "us-east-1",
+            credentials_of(&s3),
+        )
+        .unwrap();
+        assert_eq!(
+            (q.region.as_str(), q.endpoint.as_str()),
+            ("eu-west-3", "https://sqs.eu-west-3.amazonaws.com/")
+        );
+        let q = Queue::new(
+            "http://127.0.0.1:5055/123456789012/q",
+            "us-east-2",
+            credentials_of(&s3),
+        )
+        .unwrap();
+        assert_eq!(
+            (q.region.as_str(), q.host.as_str()),
+            ("us-east-2", "127.0.0.1:5055")
+        );
     }
 }

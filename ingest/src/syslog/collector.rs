@@ -387,7 +387,6 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
