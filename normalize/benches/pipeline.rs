@@ -133,6 +133,7 @@ fn copy(bootstrap: &str, prefix: &str, source: &str, target: &str, n: usize) -> 
         producer
             .send_offsets_to_transaction(&tpl, &consumer.group_metadata().unwrap(), TIMEOUT)
             .unwrap();
+        auditfed_ingest::kafka::flush_now(&producer, TIMEOUT).unwrap();
         producer.commit_transaction(TIMEOUT).unwrap();
     }
     n as f64 / started.elapsed().as_secs_f64()

@@ -623,6 +623,10 @@ impl Normalizer {
                 .send_offsets_to_transaction(&offsets, &group, KAFKA_TIMEOUT)
                 .map_err(|e| classify("send_offsets_to_transaction", e))?;
         }
+        // commit_transaction flushes first with rdkafka's flush, which sleeps
+        // out 100 ms poll slices: drained here in 1 ms slices, that flush
+        // finds nothing to wait for. A timeout is reported by the commit.
+        let _ = auditfed_ingest::kafka::flush_now(&self.producer, KAFKA_TIMEOUT);
         self.producer
             .commit_transaction(KAFKA_TIMEOUT)
             .map_err(|e| classify("commit_transaction", e))
