@@ -133,7 +133,11 @@ fn copy(bootstrap: &str, prefix: &str, source: &str, target: &str, n: usize) -> 
         producer
             .send_offsets_to_transaction(&tpl, &consumer.group_metadata().unwrap(), TIMEOUT)
             .unwrap();
-        auditfed_ingest::kafka::flush_now(&producer, TIMEOUT).unwrap();
+        // As the normalizer does: drained before commit_transaction's own
+        // flush, which sleeps out 100 ms poll slices.
+        while producer.in_flight_count() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         producer.commit_transaction(TIMEOUT).unwrap();
     }
     n as f64 / started.elapsed().as_secs_f64()
