@@ -24,6 +24,7 @@ use auditfed_schemas::config::{Problem, from_toml};
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::config::FileConfig;
+use crate::http::config::HttpConfig;
 use crate::objects::Objects;
 use crate::objects::config::{ObjectsConfig, StoreKind};
 use crate::syslog::config::SyslogConfig;
@@ -44,11 +45,13 @@ pub enum CollectorKind {
     File(FileConfig),
     /// `type = "syslog"`: receives syslog over UDP and TCP.
     Syslog(SyslogConfig),
+    /// `type = "http"`: receives POSTed JSON (the Kubernetes audit webhook).
+    Http(HttpConfig),
     /// `type = "s3"`, `"gcs"` or `"azure_blob"`: audit-log objects in a bucket.
     Objects(StoreKind, ObjectsConfig),
 }
 
-const TYPES: &str = "\"file\", \"syslog\", \"s3\", \"gcs\" or \"azure_blob\"";
+const TYPES: &str = "\"file\", \"syslog\", \"http\", \"s3\", \"gcs\" or \"azure_blob\"";
 
 /// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_collectors(
@@ -73,37 +76,23 @@ pub fn parse_collectors(
                 continue;
             }
         };
+        let table = toml::Value::Table(table);
         let parsed = match kind.as_str() {
-            "file" => from_toml::<FileConfig>(&key, toml::Value::Table(table)).and_then(|c| {
-                let p = c.check(&key);
-                if p.is_empty() {
-                    Ok(CollectorKind::File(c))
-                } else {
-                    Err(p)
-                }
-            }),
-            "syslog" => from_toml::<SyslogConfig>(&key, toml::Value::Table(table)).and_then(|c| {
-                let p = c.check(&key);
-                if p.is_empty() {
-                    Ok(CollectorKind::Syslog(c))
-                } else {
-                    Err(p)
-                }
-            }),
+            "file" => typed(&key, table, FileConfig::check, CollectorKind::File),
+            "syslog" => typed(&key, table, SyslogConfig::check, CollectorKind::Syslog),
+            "http" => typed(&key, table, HttpConfig::check, CollectorKind::Http),
             "s3" | "gcs" | "azure_blob" => {
                 let store = match kind.as_str() {
                     "s3" => StoreKind::S3,
                     "gcs" => StoreKind::Gcs,
                     _ => StoreKind::AzureBlob,
                 };
-                from_toml::<ObjectsConfig>(&key, toml::Value::Table(table)).and_then(|c| {
-                    let p = c.check(&key, store);
-                    if p.is_empty() {
-                        Ok(CollectorKind::Objects(store, c))
-                    } else {
-                        Err(p)
-                    }
-                })
+                typed(
+                    &key,
+                    table,
+                    |c: &ObjectsConfig, key| c.check(key, store),
+                    |c| CollectorKind::Objects(store, c),
+                )
             }
             other => Err(vec![Problem::new(
                 format!("{key}.type"),
@@ -120,6 +109,22 @@ pub fn parse_collectors(
     }
     if problems.is_empty() {
         Ok(collectors)
+    } else {
+        Err(problems)
+    }
+}
+
+/// One collector's table as its typed config, checked.
+fn typed<C: serde::de::DeserializeOwned>(
+    key: &str,
+    table: toml::Value,
+    check: impl Fn(&C, &str) -> Vec<Problem>,
+    kind: impl Fn(C) -> CollectorKind,
+) -> Result<CollectorKind, Vec<Problem>> {
+    let config = from_toml::<C>(key, table)?;
+    let problems = check(&config, key);
+    if problems.is_empty() {
+        Ok(kind(config))
     } else {
         Err(problems)
     }
@@ -164,6 +169,13 @@ pub fn run(
             Ok(format!(
                 "{} messages, {} dead-lettered, {} TCP connections",
                 stats.received, stats.rejected, stats.connections
+            ))
+        }
+        CollectorKind::Http(config) => {
+            let stats = crate::http::collector::receive(config, out, max_record_bytes, stop, idle)?;
+            Ok(format!(
+                "{} requests, {} records, {} dead-lettered, {} answered 429, {} refused 401",
+                stats.requests, stats.records, stats.rejected, stats.throttled, stats.unauthorized
             ))
         }
         CollectorKind::Objects(_, config) => {

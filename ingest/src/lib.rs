@@ -37,6 +37,7 @@
 pub mod collect;
 pub mod collectors;
 pub mod file;
+pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod objects;
@@ -44,6 +45,7 @@ pub mod raw;
 pub mod s3;
 pub mod split;
 pub mod syslog;
+pub mod tls;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
