@@ -40,11 +40,14 @@ pub struct HttpStats {
     pub unauthorized: u64,
 }
 
+/// Records and dead letters of a request once committed, or why not.
+type Answer = Result<(u64, u64), String>;
+
 /// An accepted request's body, waiting for Kafka.
 struct Job {
     peer: String,
     body: Vec<u8>,
-    reply: SyncSender<Result<(u64, u64), String>>,
+    reply: SyncSender<Answer>,
 }
 
 /// A connection, plain or TLS.
@@ -180,7 +183,7 @@ fn commit_loop(
     idle: Option<Duration>,
 ) -> Result<HttpStats, IngestError> {
     let mut stats = HttpStats::default();
-    let mut waiting: Vec<(SyncSender<Result<(u64, u64), String>>, (u64, u64))> = Vec::new();
+    let mut waiting: Vec<(SyncSender<Answer>, (u64, u64))> = Vec::new();
     let mut first: Option<Instant> = None;
     let mut last_request = Instant::now();
     let batch_time = Duration::from_millis(config.batch_ms);
