@@ -357,3 +357,140 @@ fn kubernetes_webhook_over_mutual_tls_answers_after_kafka_and_pushes_back() {
         "{dlq:?}"
     );
 }
+
+/// Sends `messages` over TLS with Python's ssl module (certificate `client`
+/// of `pki`, or none); returns whether the handshake and sending succeeded.
+fn send_tls(pki: &Pki, port: u16, client: Option<&str>, messages: &[String]) -> (bool, String) {
+    let python = std::env::var("AUDITFED_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = r#"
+import socket, ssl, sys
+ca, cert, key, port, path = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+if cert:
+    ctx.load_cert_chain(cert, key)
+try:
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(open(path, "rb").read())
+            # A refused client certificate shows on the first read, not on sendall (TLS 1.3).
+            s.settimeout(1.5)
+            try:
+                if s.recv(1) == b"":
+                    pass
+            except socket.timeout:
+                pass
+            s.unwrap()
+except (ssl.SSLError, ConnectionError, OSError) as e:
+    print(f"refused: {e}")
+    sys.exit(1)
+"#;
+    let path = pki.dir.join(format!("messages-{}.txt", messages.len()));
+    std::fs::write(&path, messages.concat()).unwrap();
+    let (cert, key) = match client {
+        Some(c) => (pki.path(&format!("{c}.crt")), pki.path(&format!("{c}.key"))),
+        None => (String::new(), String::new()),
+    };
+    let out = Command::new(python)
+        .args([
+            "-c",
+            script,
+            &pki.path("ca.crt"),
+            &cert,
+            &key,
+            &port.to_string(),
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn syslog_over_tls_requires_a_client_certificate_and_loses_nothing() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("syslogtls", "", "") else {
+        return;
+    };
+    let pki = Pki::new(&p.dir.join("pki"));
+    let port = free_port();
+    let config = p.dir.join("tls.toml");
+    let text = std::fs::read_to_string(&p.config).unwrap()
+        + &format!(
+            "[collectors.secure_syslog]\ntype = \"syslog\"\ntls = \"127.0.0.1:{port}\"\n\
+             tls_cert = \"{}\"\ntls_key = \"{}\"\nclient_ca = \"{}\"\nbatch_ms = 50\n",
+            pki.path("server.crt"),
+            pki.path("server.key"),
+            pki.path("ca.crt")
+        );
+    std::fs::write(&config, text).unwrap();
+    let mut receiver = KillOnDrop(
+        auditfed()
+            .args(["run", "ingest", "--exit-when-idle", "4", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let message = |i: usize| {
+        format!("<86>1 2026-11-27T10:00:00Z web-1 sshd {i} - - Accepted publickey for user{i}")
+    };
+    // RFC 5425: octet counting; newline framing from another sender.
+    let counted: Vec<String> = (0..300)
+        .map(|i| {
+            let m = message(i);
+            format!("{} {m}", m.len())
+        })
+        .collect();
+    let lines: Vec<String> = (300..500).map(|i| format!("{}\n", message(i))).collect();
+    let (sent, why) = send_tls(&pki, port, Some("client"), &counted);
+    assert!(sent, "the CA's client is accepted: {why}");
+    let (sent, why) = send_tls(&pki, port, Some("client"), &lines);
+    assert!(sent, "{why}");
+    let stray: Vec<String> = (900..910).map(|i| format!("{}\n", message(i))).collect();
+    assert!(
+        !send_tls(&pki, port, None, &stray).0,
+        "no client certificate: refused"
+    );
+    assert!(
+        !send_tls(&pki, port, Some("rogue"), &stray).0,
+        "another CA's certificate: refused"
+    );
+    let status = receiver.0.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(receiver.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+
+    let records = p.read_topics(&[format!("{}.raw.syslog", p.prefix)]);
+    let mut seen: Vec<usize> = records
+        .iter()
+        .map(|(_, r)| {
+            let text = String::from_utf8(r.payload.clone()).unwrap();
+            text.split(" sshd ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..500).collect::<Vec<_>>(),
+        "every message once, none from refused senders"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|(_, r)| r.headers["auditfed.object"].starts_with("syslog+tls://"))
+    );
+}

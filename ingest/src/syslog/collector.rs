@@ -12,7 +12,7 @@
 //! is lost: syslog over TCP has no acknowledgement to hold it back.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
@@ -68,17 +68,27 @@ pub fn receive(
         }
         None => None,
     };
-    let tcp = match &config.tcp {
-        Some(listen) => {
-            let listener = TcpListener::bind(listen).map_err(|e| io(listen, e))?;
-            listener.set_nonblocking(true).map_err(|e| io(listen, e))?;
+    let listen =
+        |address: &Option<String>, scheme: &str| -> Result<Option<TcpListener>, IngestError> {
+            let Some(address) = address else {
+                return Ok(None);
+            };
+            let listener = TcpListener::bind(address).map_err(|e| io(address, e))?;
+            listener.set_nonblocking(true).map_err(|e| io(address, e))?;
             eprintln!(
-                "auditfed: syslog on tcp://{}",
-                listener.local_addr().map_err(|e| io(listen, e))?
+                "auditfed: syslog on {scheme}://{}",
+                listener.local_addr().map_err(|e| io(address, e))?
             );
-            Some(listener)
-        }
-        None => None,
+            Ok(Some(listener))
+        };
+    let tcp = listen(&config.tcp, "tcp")?;
+    let tls = listen(&config.tls, "tls")?;
+    let tls_config = match (&config.tls, &config.tls_cert, &config.tls_key) {
+        (Some(_), Some(cert), Some(key)) => Some(
+            crate::tls::server_config(cert, key, config.client_ca.as_deref())
+                .map_err(|e| IngestError::Io(format!("syslog tls: {e}")))?,
+        ),
+        _ => None,
     };
     let (tx, rx) = sync_channel::<Message>(10_000);
     let connections = AtomicU64::new(0);
@@ -88,10 +98,14 @@ pub fn receive(
             let tx = tx.clone();
             scope.spawn(move || read_udp(&socket, config.max_message_bytes, &tx, stop));
         }
-        if let Some(listener) = tcp {
+        for (listener, tls) in [(tcp, None), (tls, tls_config)] {
+            let Some(listener) = listener else {
+                continue;
+            };
             let tx = tx.clone();
             let (connections, open) = (&connections, &open);
             scope.spawn(move || {
+                let scheme = if tls.is_some() { "tls" } else { "tcp" };
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((stream, peer))
@@ -100,9 +114,36 @@ pub fn receive(
                             let n = connections.fetch_add(1, Ordering::Relaxed);
                             open.fetch_add(1, Ordering::Relaxed);
                             let tx = tx.clone();
-                            let object = format!("syslog+tcp://{peer}#{n}");
+                            let object = format!("syslog+{scheme}://{peer}#{n}");
+                            let tls = tls.clone();
                             scope.spawn(move || {
-                                read_tcp(stream, &object, config.max_message_bytes, &tx, stop);
+                                let _ = stream.set_nonblocking(false);
+                                let _ = stream.set_read_timeout(Some(POLL));
+                                match tls.map(rustls::ServerConnection::new) {
+                                    None => read_tcp(
+                                        stream,
+                                        &object,
+                                        config.max_message_bytes,
+                                        &tx,
+                                        stop,
+                                    ),
+                                    Some(Ok(session)) => {
+                                        let mut tls = rustls::StreamOwned::new(session, stream);
+                                        read_tcp(
+                                            &mut tls,
+                                            &object,
+                                            config.max_message_bytes,
+                                            &tx,
+                                            stop,
+                                        );
+                                        // A clean TLS close, so the sender knows nothing was cut.
+                                        tls.conn.send_close_notify();
+                                        let _ = std::io::Write::flush(&mut tls);
+                                    }
+                                    Some(Err(e)) => {
+                                        eprintln!("auditfed: syslog {object}: TLS: {e}")
+                                    }
+                                }
                                 open.fetch_sub(1, Ordering::Relaxed);
                             });
                         }
@@ -112,7 +153,7 @@ pub fn receive(
                             std::thread::sleep(Duration::from_millis(20))
                         }
                         Err(e) => {
-                            eprintln!("auditfed: syslog tcp accept: {e}");
+                            eprintln!("auditfed: syslog {scheme} accept: {e}");
                             std::thread::sleep(POLL);
                         }
                     }
@@ -226,16 +267,16 @@ fn read_udp(socket: &UdpSocket, max: usize, tx: &SyncSender<Message>, stop: &Ato
     }
 }
 
-/// One TCP connection: RFC 6587 octet counting (`LEN SP MSG`) or newline
-/// framing, decided per message by its first byte.
+/// One TCP or TLS connection (its reads time out every [`POLL`]): RFC 6587
+/// octet counting (`LEN SP MSG`) or newline framing, decided per message
+/// by its first byte.
 fn read_tcp(
-    stream: TcpStream,
+    stream: impl Read,
     object: &str,
     max: usize,
     tx: &SyncSender<Message>,
     stop: &AtomicBool,
 ) {
-    let _ = stream.set_read_timeout(Some(POLL));
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut seq = 0u64;
     loop {
@@ -390,6 +431,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     #[test]
     fn octet_counting_and_newline_frames_on_one_connection() {

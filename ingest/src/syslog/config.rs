@@ -4,14 +4,18 @@ use auditfed_schemas::config::Problem;
 use serde::Deserialize;
 
 /// A syslog receiver: RFC 5424 and RFC 3164 messages over UDP (one per
-/// datagram) and TCP (RFC 6587 octet counting or newline framing, detected
-/// per message).
+/// datagram), TCP (RFC 6587 octet counting or newline framing, detected
+/// per message) and TLS (RFC 5425, the same framings).
 ///
 /// ```toml
 /// [collectors.syslog]
 /// type = "syslog"
 /// udp = "0.0.0.0:5514"
 /// tcp = "0.0.0.0:5514"
+/// tls = "0.0.0.0:6514"
+/// tls_cert = "/etc/auditfed/syslog.crt"
+/// tls_key = "/etc/auditfed/syslog.key"
+/// # client_ca = "/etc/auditfed/senders-ca.crt"   # senders must present a certificate
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +24,14 @@ pub struct SyslogConfig {
     pub udp: Option<String>,
     /// `host:port` to accept TCP connections on.
     pub tcp: Option<String>,
+    /// `host:port` to accept TLS connections on (RFC 5425; port 6514 by convention).
+    pub tls: Option<String>,
+    /// Server certificate chain (PEM), for `tls`.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Server private key (PEM), for `tls`.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Senders must present a certificate signed by this CA (PEM).
+    pub client_ca: Option<std::path::PathBuf>,
     /// Longer messages go to the dead-letter topic (TCP: the connection is
     /// closed when a frame announces more).
     #[serde(default = "default_max")]
@@ -52,10 +64,29 @@ impl SyslogConfig {
     /// Value checks; `key` is `collectors.<name>`.
     pub fn check(&self, key: &str) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if self.udp.is_none() && self.tcp.is_none() {
-            problems.push(Problem::new(key, "expected udp, tcp or both (host:port)"));
+        if self.udp.is_none() && self.tcp.is_none() && self.tls.is_none() {
+            problems.push(Problem::new(
+                key,
+                "expected udp, tcp or tls (host:port), or several",
+            ));
         }
-        for (name, listen) in [("udp", &self.udp), ("tcp", &self.tcp)] {
+        match (&self.tls, &self.tls_cert, &self.tls_key) {
+            (Some(_), Some(cert), Some(k)) => {
+                if let Err(e) = crate::tls::server_config(cert, k, self.client_ca.as_deref()) {
+                    problems.push(Problem::new(format!("{key}.tls_cert"), e));
+                }
+            }
+            (Some(_), _, _) => problems.push(Problem::new(
+                format!("{key}.tls_cert"),
+                "tls needs tls_cert and tls_key (PEM files)",
+            )),
+            (None, None, None) if self.client_ca.is_none() => {}
+            (None, ..) => problems.push(Problem::new(
+                format!("{key}.tls"),
+                "tls_cert, tls_key and client_ca apply to a tls listener: set tls = \"host:port\"",
+            )),
+        }
+        for (name, listen) in [("udp", &self.udp), ("tcp", &self.tcp), ("tls", &self.tls)] {
             if let Some(listen) = listen
                 && listen.parse::<std::net::SocketAddr>().is_err()
             {
