@@ -248,3 +248,135 @@ fn syslog_over_udp_and_tcp_with_both_framings_reaches_the_raw_topic_once() {
         dead[0].headers
     );
 }
+
+/// Creates `topic` with `partitions` on the broker (the Event Hub stand-in).
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let result =
+        futures_executor::block_on(admin.create_topics([&topic], &AdminOptions::new())).unwrap();
+    assert!(result[0].is_ok(), "{result:?}");
+}
+
+/// Produces `{"records": [...]}` messages of 3 sign-ins each, round robin over the partitions.
+fn produce_hub_messages(bootstrap: &str, topic: &str, from: usize, to: usize) {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let fixture = support::root()
+        .join("normalize/tests/fixtures/entra_signin/ms-docs__signin-log-schema-example.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    let record = doc["records"]
+        .as_array()
+        .map_or(doc.clone(), |r| r[0].clone());
+    let producer: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for m in from..to {
+        let records: Vec<serde_json::Value> = (0..3)
+            .map(|i| {
+                let mut r = record.clone();
+                r["id"] = format!("signin-{m}-{i}").into();
+                r
+            })
+            .collect();
+        let body = serde_json::json!({ "records": records }).to_string();
+        producer
+            .send(
+                BaseRecord::<(), str>::to(topic)
+                    .payload(&body)
+                    .partition((m % 3) as i32),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn event_hubs_through_the_kafka_endpoint_unwraps_records_once_across_kill_dash_nine() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("eventhubs", "", "") else {
+        return;
+    };
+    // The real broker stands in for the Event Hubs Kafka endpoint (no SASL here).
+    let hub = format!("{}-insights-logs-signinlogs", p.prefix);
+    create_topic(&p.bootstrap, &hub, 3);
+    produce_hub_messages(&p.bootstrap, &hub, 0, 40);
+    let config = p.dir.join("hub.toml");
+    let text = std::fs::read_to_string(&p.config).unwrap()
+        + &format!(
+            "[collectors.signins]\ntype = \"eventhubs\"\n\
+             connection_string = \"Endpoint=sb://stand-in.servicebus.windows.net/;SharedAccessKeyName=auditfed;SharedAccessKey=not-used\"\n\
+             bootstrap = \"{}\"\nevent_hub = \"{hub}\"\nsource = \"entra_signin\"\nbatch_records = 20\nbatch_ms = 100\n\
+             [collectors.signins.properties]\n\"security.protocol\" = \"plaintext\"\n",
+            p.bootstrap
+        );
+    std::fs::write(&config, text).unwrap();
+    let mut rng = Rng::new();
+    let mut produced = 40;
+    for _ in 0..3 {
+        let mut collector = spawn(&config);
+        std::thread::sleep(Duration::from_millis(800 + rng.below(800)));
+        produce_hub_messages(&p.bootstrap, &hub, produced, produced + 30);
+        produced += 30;
+        std::thread::sleep(Duration::from_millis(rng.below(500)));
+        collector.0.kill().unwrap();
+        collector.0.wait().unwrap();
+    }
+    {
+        use rdkafka::producer::{BaseRecord, Producer};
+        let producer: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &p.bootstrap)
+            .create()
+            .unwrap();
+        producer
+            .send(
+                BaseRecord::<(), str>::to(&hub)
+                    .payload("garbage, not JSON")
+                    .partition(1),
+            )
+            .unwrap();
+        producer.flush(Duration::from_secs(10)).unwrap();
+    }
+    let out = auditfed()
+        .args(["run", "ingest", "--exit-when-idle", "3", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let records = p.read_topics(&[format!("{}.raw.entra_signin", p.prefix)]);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, r) in &records {
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        *seen
+            .entry(v["id"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+        assert!(r.headers["auditfed.object"].starts_with(&format!(
+            "eventhubs://stand-in.servicebus.windows.net/{hub}/"
+        )));
+    }
+    let expected: Vec<String> = (0..produced)
+        .flat_map(|m| (0..3).map(move |i| format!("signin-{m}-{i}")))
+        .collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|id| !seen.contains_key(*id))
+        .collect();
+    assert!(missing.is_empty(), "{} lost: {missing:?}", missing.len());
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "produced twice: {twice:?}");
+    assert_eq!(seen.len(), expected.len());
+    let dlq = p.read_topics(&[format!("{}.dlq", p.prefix)]);
+    assert!(
+        dlq.iter().any(|(_, r)| r.payload.starts_with(b"garbage")),
+        "{dlq:?}"
+    );
+}

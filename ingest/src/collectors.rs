@@ -23,6 +23,7 @@ use auditfed_schemas::config::{Problem, from_toml};
 
 use crate::IngestError;
 use crate::collect::Collecting;
+use crate::eventhubs::config::EventHubsConfig;
 use crate::file::config::FileConfig;
 use crate::http::config::HttpConfig;
 use crate::objects::Objects;
@@ -45,13 +46,16 @@ pub enum CollectorKind {
     File(FileConfig),
     /// `type = "syslog"`: receives syslog over UDP and TCP.
     Syslog(SyslogConfig),
+    /// `type = "eventhubs"`: an Azure Event Hub through its Kafka endpoint.
+    EventHubs(EventHubsConfig),
     /// `type = "http"`: receives POSTed JSON (the Kubernetes audit webhook).
     Http(HttpConfig),
     /// `type = "s3"`, `"gcs"` or `"azure_blob"`: audit-log objects in a bucket.
     Objects(StoreKind, ObjectsConfig),
 }
 
-const TYPES: &str = "\"file\", \"syslog\", \"http\", \"s3\", \"gcs\" or \"azure_blob\"";
+const TYPES: &str =
+    "\"file\", \"syslog\", \"http\", \"eventhubs\", \"s3\", \"gcs\" or \"azure_blob\"";
 
 /// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_collectors(
@@ -81,6 +85,12 @@ pub fn parse_collectors(
             "file" => typed(&key, table, FileConfig::check, CollectorKind::File),
             "syslog" => typed(&key, table, SyslogConfig::check, CollectorKind::Syslog),
             "http" => typed(&key, table, HttpConfig::check, CollectorKind::Http),
+            "eventhubs" => typed(
+                &key,
+                table,
+                EventHubsConfig::check,
+                CollectorKind::EventHubs,
+            ),
             "s3" | "gcs" | "azure_blob" => {
                 let store = match kind.as_str() {
                     "s3" => StoreKind::S3,
@@ -169,6 +179,14 @@ pub fn run(
             Ok(format!(
                 "{} messages, {} dead-lettered, {} TCP connections",
                 stats.received, stats.rejected, stats.connections
+            ))
+        }
+        CollectorKind::EventHubs(config) => {
+            let stats =
+                crate::eventhubs::collector::consume(config, out, max_record_bytes, stop, idle)?;
+            Ok(format!(
+                "{} messages from {} partitions, {} records, {} dead-lettered",
+                stats.messages, stats.partitions, stats.records, stats.rejected
             ))
         }
         CollectorKind::Http(config) => {

@@ -36,6 +36,7 @@
 
 pub mod collect;
 pub mod collectors;
+pub mod eventhubs;
 pub mod file;
 pub mod http;
 pub mod kafka;
