@@ -51,6 +51,7 @@ pub struct Collecting {
     raw: Box<dyn Fn(&str) -> String + Send>,
     dlq: String,
     cursors_topic: String,
+    coverage_topic: String,
     collector_id: String,
     cursors: BTreeMap<String, serde_json::Value>,
     staged: BTreeMap<String, serde_json::Value>,
@@ -87,6 +88,7 @@ impl Collecting {
             raw: Box::new(move |source| raw_topics.raw(source)),
             dlq: topics.dlq(),
             cursors_topic: topics.cursors(),
+            coverage_topic: topics.coverage(),
             collector_id: collector_id.to_owned(),
             cursors,
             staged: BTreeMap::new(),
@@ -159,6 +161,16 @@ impl Collecting {
         self.in_batch += 1;
         self.counters.record(record.bytes.len());
         Ok(())
+    }
+
+    /// Adds a coverage row (what a poller fetched) to the current batch:
+    /// `<prefix>.coverage`, keyed by the collector's name.
+    pub fn coverage(&mut self, row: &serde_json::Value) -> Result<(), IngestError> {
+        self.begin()?;
+        let topic = self.coverage_topic.clone();
+        let name = self.name.clone();
+        let value = row.to_string();
+        self.enqueue(&topic, &name, Some(value.as_bytes()), OwnedHeaders::new())
     }
 
     /// Deletes the cursor `key` with the current batch (a tombstone in the

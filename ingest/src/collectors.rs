@@ -25,9 +25,11 @@ use crate::IngestError;
 use crate::collect::Collecting;
 use crate::eventhubs::config::EventHubsConfig;
 use crate::file::config::FileConfig;
+use crate::github::{Github, GithubConfig};
 use crate::http::config::HttpConfig;
 use crate::objects::Objects;
 use crate::objects::config::{ObjectsConfig, StoreKind};
+use crate::okta::{Okta, OktaConfig};
 use crate::syslog::config::SyslogConfig;
 
 /// One configured collector.
@@ -46,6 +48,10 @@ pub enum CollectorKind {
     File(FileConfig),
     /// `type = "syslog"`: receives syslog over UDP and TCP.
     Syslog(SyslogConfig),
+    /// `type = "okta"`: polls the Okta System Log API.
+    Okta(OktaConfig),
+    /// `type = "github"`: polls a GitHub organization's or enterprise's audit log.
+    Github(GithubConfig),
     /// `type = "eventhubs"`: an Azure Event Hub through its Kafka endpoint.
     EventHubs(EventHubsConfig),
     /// `type = "http"`: receives POSTed JSON (the Kubernetes audit webhook).
@@ -54,8 +60,7 @@ pub enum CollectorKind {
     Objects(StoreKind, ObjectsConfig),
 }
 
-const TYPES: &str =
-    "\"file\", \"syslog\", \"http\", \"eventhubs\", \"s3\", \"gcs\" or \"azure_blob\"";
+const TYPES: &str = "\"file\", \"syslog\", \"http\", \"eventhubs\", \"okta\", \"github\", \"s3\", \"gcs\" or \"azure_blob\"";
 
 /// Every `[collectors.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_collectors(
@@ -85,6 +90,8 @@ pub fn parse_collectors(
             "file" => typed(&key, table, FileConfig::check, CollectorKind::File),
             "syslog" => typed(&key, table, SyslogConfig::check, CollectorKind::Syslog),
             "http" => typed(&key, table, HttpConfig::check, CollectorKind::Http),
+            "okta" => typed(&key, table, OktaConfig::check, CollectorKind::Okta),
+            "github" => typed(&key, table, GithubConfig::check, CollectorKind::Github),
             "eventhubs" => typed(
                 &key,
                 table,
@@ -122,6 +129,13 @@ pub fn parse_collectors(
     } else {
         Err(problems)
     }
+}
+
+fn poll_line(stats: &crate::poll::PollStats) -> String {
+    format!(
+        "{} pages, {} records, {} dead-lettered, {} waits for rate limits",
+        stats.pages, stats.records, stats.rejected, stats.throttled
+    )
 }
 
 /// One collector's table as its typed config, checked.
@@ -180,6 +194,30 @@ pub fn run(
                 "{} messages, {} dead-lettered, {} TCP connections",
                 stats.received, stats.rejected, stats.connections
             ))
+        }
+        CollectorKind::Okta(config) => {
+            let source = config
+                .source
+                .parse()
+                .map_err(|_| IngestError::Io("source".into()))?;
+            let api = Okta {
+                config: config.clone(),
+            };
+            let every = Duration::from_secs(config.poll_secs);
+            let stats = crate::poll::poll(&api, source, every, out, stop, idle)?;
+            Ok(poll_line(&stats))
+        }
+        CollectorKind::Github(config) => {
+            let source = config
+                .source
+                .parse()
+                .map_err(|_| IngestError::Io("source".into()))?;
+            let api = Github {
+                config: config.clone(),
+            };
+            let every = Duration::from_secs(config.poll_secs);
+            let stats = crate::poll::poll(&api, source, every, out, stop, idle)?;
+            Ok(poll_line(&stats))
         }
         CollectorKind::EventHubs(config) => {
             let stats =

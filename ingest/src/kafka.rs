@@ -171,6 +171,7 @@ impl Kafka {
             (t.seals(), TopicRole::Log),
             (t.dlq(), TopicRole::Log),
             (t.receipts(), TopicRole::Log),
+            (t.coverage(), TopicRole::Log),
             (t.chain_state(), TopicRole::Compacted),
             (t.cursors(), TopicRole::Compacted),
         ]);

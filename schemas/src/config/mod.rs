@@ -403,6 +403,11 @@ impl Topics {
     pub fn receipts(&self) -> String {
         format!("{}.receipts", self.prefix)
     }
+    /// `<prefix>.coverage`: what each API poller fetched, page by page
+    /// (the time window, the cursors before and after, the record count).
+    pub fn coverage(&self) -> String {
+        format!("{}.coverage", self.prefix)
+    }
 }
 
 mod load;
