@@ -453,6 +453,15 @@ fn okta_and_github_pollers_page_gap_free_obey_rate_limits_and_record_coverage() 
         "{err}"
     );
 
+    // Coverage goes to Parquet too, for SQL.
+    let coverage_dir = p.dir.join("coverage");
+    let base = base.replace(
+        "file_max_rows = 250\n",
+        &format!(
+            "file_max_rows = 250\ncoverage_path = \"{}\"\n",
+            coverage_dir.display()
+        ),
+    );
     std::fs::write(&config, format!("{base}{}", collectors("okta-test-token"))).unwrap();
     let mut rng = Rng::new();
     let (mut okta_n, mut github_n) = (vec![("o0", 50)], vec![("g0", 30)]);
@@ -550,4 +559,42 @@ fn okta_and_github_pollers_page_gap_free_obey_rate_limits_and_record_coverage() 
             "{name}: coverage counts every record"
         );
     }
+
+    // The same proof in SQL, once the archiver wrote the coverage as Parquet.
+    let out = auditfed()
+        .args(["run", "archive", "--exit-when-idle", "3", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = |query: &str| {
+        let out = auditfed()
+            .args(["sql", "--format", "csv", "--config"])
+            .arg(&config)
+            .arg(query)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{query}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let okta_total: usize = okta_n.iter().map(|(_, n)| n).sum();
+    let github_total: usize = github_n.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        sql(
+            "SELECT collector, sum(records) AS records, min(collector_seq) AS first FROM coverage GROUP BY collector ORDER BY collector"
+        ),
+        format!("collector,records,first\ngithub,{github_total},0\nokta,{okta_total},0\n")
+    );
+    assert_eq!(
+        sql("SELECT count(*) AS gaps FROM coverage_gaps"),
+        "gaps\n0\n"
+    );
 }

@@ -18,8 +18,8 @@ GitHub (docs.github.com, "Audit log" REST endpoints and "Rate limits for the RES
     -resource; over the primary limit: 403 with remaining 0; a secondary limit:
     403 with retry-after.
 Both also refuse, now and then, as if another client had used the shared
-budget (429 / secondary 403), and count requests that came before the time
-the server said to wait for ("violations").
+budget (429 / secondary 403), and count requests that came on the same
+connection before the time the server said to wait for ("violations").
 
 Test control:
   POST /_admin/add?api=okta|github&tag=T&n=N[&age_ms=A]   N events T-0..T-(N-1), A ms in the past
@@ -45,7 +45,9 @@ lock = threading.Lock()
 events = {"okta": [], "github": []}  # sorted by (time_ms, id)
 stats = {api: {"requests": 0, "limited": 0, "violations": 0, "served": 0} for api in events}
 windows = {api: {"start": 0.0, "used": 0} for api in events}
-blocked_until = {api: 0.0 for api in events}
+# Per API and client connection: a process that was told to wait and was
+# then killed is not the one that asks again from a new connection.
+blocked_until = {}
 templates = {}
 
 
@@ -102,7 +104,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             s = stats[api]
             s["requests"] += 1
-            if now < blocked_until[api]:
+            client = (api, self.client_address)
+            if now < blocked_until.get(client, 0.0):
                 s["violations"] += 1
             w = windows[api]
             if now - w["start"] >= WINDOW_S:
@@ -111,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             spurious = s["requests"] % SPURIOUS_EVERY[api] == 0
             if w["used"] >= LIMIT[api] or spurious:
                 s["limited"] += 1
-                blocked_until[api] = reset - 0.05 if not spurious or api == "okta" else now + 1 - 0.05
+                blocked_until[client] = reset - 0.05 if not spurious or api == "okta" else now + 1 - 0.05
                 return False, reset, spurious
             w["used"] += 1
             return True, reset, False

@@ -169,6 +169,8 @@ impl Collecting {
         self.begin()?;
         let topic = self.coverage_topic.clone();
         let name = self.name.clone();
+        let mut row = row.clone();
+        row["collector"] = serde_json::Value::String(name.clone());
         let value = row.to_string();
         self.enqueue(&topic, &name, Some(value.as_bytes()), OwnedHeaders::new())
     }

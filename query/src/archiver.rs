@@ -36,6 +36,8 @@ use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::QueryError;
+use crate::blocks::SideTable;
+use crate::coverage::CoverageBlocks;
 use crate::receipts::ReceiptBlocks;
 use crate::store::ArchiveStore;
 use crate::writer::{SealedRow, write_checkpoint, write_rows};
@@ -100,8 +102,8 @@ pub struct Archiver {
     /// Per input partition: the next offset after everything seen.
     seen: HashMap<(String, i32), i64>,
     stats: ArchiveStats,
-    /// Delivery receipts, when archived: their topic, store and open blocks.
-    receipts: Option<(String, Arc<dyn ArchiveStore>, ReceiptBlocks)>,
+    /// Side tables (receipts, coverage), when archived: their topic, store and open blocks.
+    side: Vec<(String, Arc<dyn ArchiveStore>, Box<dyn SideTable>)>,
 }
 
 impl Archiver {
@@ -137,22 +139,47 @@ impl Archiver {
             archived,
             seen: HashMap::new(),
             stats: ArchiveStats::default(),
-            receipts: None,
+            side: Vec::new(),
         })
     }
 
     /// Also writes the sinks' delivery receipts (`<prefix>.receipts`) to
     /// `store`, apart from the archive (see [`crate::receipts`]).
     pub fn with_receipts(
-        mut self,
+        self,
         kafka: &Kafka,
         store: Arc<dyn ArchiveStore>,
     ) -> Result<Archiver, QueryError> {
+        let topic = kafka.topics().receipts();
+        self.with_side_table(kafka, topic, store, Box::new(ReceiptBlocks::default()))
+    }
+
+    /// Also writes the pollers' coverage (`<prefix>.coverage`) to `store`
+    /// (see [`crate::coverage`]).
+    pub fn with_coverage(
+        self,
+        kafka: &Kafka,
+        store: Arc<dyn ArchiveStore>,
+    ) -> Result<Archiver, QueryError> {
+        let topic = kafka.topics().coverage();
+        self.with_side_table(kafka, topic, store, Box::new(CoverageBlocks::default()))
+    }
+
+    fn with_side_table(
+        mut self,
+        kafka: &Kafka,
+        topic: String,
+        store: Arc<dyn ArchiveStore>,
+        blocks: Box<dyn SideTable>,
+    ) -> Result<Archiver, QueryError> {
+        self.side.push((topic, store, blocks));
         let topics = kafka.topics();
+        let mut subscribed = vec![topics.events(), topics.seals()];
+        subscribed.extend(self.side.iter().map(|(t, _, _)| t.clone()));
+        let subscribed: Vec<&str> = subscribed.iter().map(String::as_str).collect();
         self.consumer
-            .subscribe(&[&topics.events(), &topics.seals(), &topics.receipts()])
+            .subscribe(&subscribed)
             .map_err(|e| QueryError::Kafka(e.to_string()))?;
-        self.receipts = Some((topics.receipts(), store, ReceiptBlocks::default()));
         Ok(self)
     }
 
@@ -204,11 +231,11 @@ impl Archiver {
     fn take(&mut self, m: &OwnedMessage) -> Result<(), QueryError> {
         let at = (m.topic().to_owned(), m.partition(), m.offset());
         self.seen.insert((at.0.clone(), at.1), m.offset() + 1);
-        if let Some((topic, store, blocks)) = &mut self.receipts
-            && *topic == at.0
-        {
+        if let Some((topic, store, blocks)) = self.side.iter_mut().find(|(t, _, _)| *t == at.0) {
             let payload = m.payload().unwrap_or_default();
-            return blocks.take(store.as_ref(), at.1, at.2, payload);
+            return blocks
+                .take(store.as_ref(), at.1, at.2, payload)
+                .map_err(|e| QueryError::Kafka(format!("{topic}: {e}")));
         }
         let header = |key: &str| -> Option<String> {
             m.headers()?
@@ -331,7 +358,7 @@ impl Archiver {
                 }
             }
         }
-        if let Some((_, store, blocks)) = &mut self.receipts {
+        for (_, store, blocks) in &mut self.side {
             blocks.flush(store.as_ref())?;
         }
         self.commit()
@@ -352,7 +379,7 @@ impl Archiver {
                 *e = (*e).min(*offset);
             }
         }
-        if let Some((topic, _, blocks)) = &self.receipts {
+        for (topic, _, blocks) in &self.side {
             for (t, partition) in self.seen.keys() {
                 if t == topic
                     && let Some(first) = blocks.restart_offset(*partition)

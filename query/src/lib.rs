@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 
 pub mod archiver;
+pub mod blocks;
+pub mod coverage;
 pub mod object;
 pub mod pg;
 pub mod proof;

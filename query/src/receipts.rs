@@ -2,30 +2,18 @@
 //! events never reached Splunk" is a SQL question.
 //!
 //! Receipts are not evidence: they live in their own store
-//! (`archive.receipts_path`), never among the archive's sealed files. Each
-//! receipts partition is cut in blocks of [`BLOCK`] offsets; a block's file
-//! `p<partition>-<first offset>.parquet` holds its receipts in offset order
-//! and is rewritten, under the same name, as the block fills. A restart
-//! re-reads the open block from its first offset and writes the same file
-//! again: no duplicates, nothing missed.
+//! (`archive.receipts_path`), never among the archive's sealed files,
+//! written in blocks ([`crate::blocks`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow_array::ArrayRef;
 use arrow_array::builder::{
     Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
-use crate::QueryError;
-use crate::store::ArchiveStore;
-
-/// Offsets per receipts file.
-pub const BLOCK: i64 = 50_000;
+use crate::blocks::{BlockKind, Blocks};
 
 /// The receipts table's schema.
 pub fn receipts_schema() -> SchemaRef {
@@ -52,7 +40,7 @@ pub fn receipts_schema() -> SchemaRef {
 
 /// One receipt as the sinks write it.
 #[derive(Debug, Clone, serde::Deserialize)]
-struct Receipt {
+pub struct Receipt {
     sink: String,
     event_uid: String,
     chain: Option<String>,
@@ -65,142 +53,70 @@ struct Receipt {
     response: Option<String>,
 }
 
-/// The open block of each receipts partition.
-#[derive(Default)]
-pub struct ReceiptBlocks {
-    open: BTreeMap<i32, Block>,
-}
+/// The receipts table: rows of `<prefix>.receipts`.
+pub struct Receipts;
 
-struct Block {
-    first: i64,
-    rows: Vec<(i64, Receipt)>,
-    dirty: bool,
-}
+impl BlockKind for Receipts {
+    type Row = Receipt;
+    const WHAT: &'static str = "receipt";
 
-impl ReceiptBlocks {
-    /// Adds the receipt at `partition`/`offset`; a receipt that is not
-    /// JSON is an error naming its position.
-    pub fn take(
-        &mut self,
-        store: &dyn ArchiveStore,
-        partition: i32,
-        offset: i64,
-        payload: &[u8],
-    ) -> Result<(), QueryError> {
-        let receipt: Receipt = serde_json::from_slice(payload).map_err(|e| {
-            QueryError::Kafka(format!(
-                "receipts partition {partition} offset {offset}: not a receipt: {e}"
-            ))
-        })?;
-        let first = offset - offset.rem_euclid(BLOCK);
-        if let Some(block) = self.open.get(&partition)
-            && block.first != first
-        {
-            // The block is complete: write it a last time and let it go.
-            let block = self.open.remove(&partition).expect("checked");
-            if block.dirty {
-                write_block(store, partition, &block)?;
-            }
+    fn schema() -> SchemaRef {
+        receipts_schema()
+    }
+
+    fn columns(partition: i32, rows: &[(i64, &Receipt)]) -> Vec<ArrayRef> {
+        let n = rows.len();
+        let mut time = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+        let mut sink = StringBuilder::new();
+        let mut uid = StringBuilder::new();
+        let mut chain = StringBuilder::new();
+        let mut seq = UInt64Builder::with_capacity(n);
+        let mut outcome = StringBuilder::new();
+        let mut batch = StringBuilder::new();
+        let mut mode = StringBuilder::new();
+        let mut reason = StringBuilder::new();
+        let mut response = StringBuilder::new();
+        let mut kp = Int32Builder::with_capacity(n);
+        let mut ko = Int64Builder::with_capacity(n);
+        for (offset, r) in rows {
+            time.append_value(r.time_ms);
+            sink.append_value(&r.sink);
+            uid.append_value(&r.event_uid);
+            chain.append_option(r.chain.as_deref());
+            seq.append_option(r.seq);
+            outcome.append_value(&r.outcome);
+            batch.append_option(r.batch.as_deref());
+            mode.append_option(r.mode.as_deref());
+            reason.append_option(r.reason.as_deref());
+            response.append_option(r.response.as_deref());
+            kp.append_value(partition);
+            ko.append_value(*offset);
         }
-        let block = self.open.entry(partition).or_insert(Block {
-            first,
-            rows: Vec::new(),
-            dirty: false,
-        });
-        block.rows.push((offset, receipt));
-        block.dirty = true;
-        Ok(())
-    }
-
-    /// Writes every block that received receipts since the last flush.
-    pub fn flush(&mut self, store: &dyn ArchiveStore) -> Result<usize, QueryError> {
-        let mut written = 0;
-        for (&partition, block) in self.open.iter_mut() {
-            if block.dirty {
-                write_block(store, partition, block)?;
-                block.dirty = false;
-                written += 1;
-            }
-        }
-        Ok(written)
-    }
-
-    /// Where a restart must read a partition from: its open block's start.
-    pub fn restart_offset(&self, partition: i32) -> Option<i64> {
-        self.open.get(&partition).map(|b| b.first)
+        vec![
+            Arc::new(time.finish()),
+            Arc::new(sink.finish()),
+            Arc::new(uid.finish()),
+            Arc::new(chain.finish()),
+            Arc::new(seq.finish()),
+            Arc::new(outcome.finish()),
+            Arc::new(batch.finish()),
+            Arc::new(mode.finish()),
+            Arc::new(reason.finish()),
+            Arc::new(response.finish()),
+            Arc::new(kp.finish()),
+            Arc::new(ko.finish()),
+        ]
     }
 }
 
-/// `p<partition>-<first offset, 20 digits>.parquet`.
-pub fn block_path(partition: i32, first: i64) -> String {
-    format!("p{partition}-{first:020}.parquet")
-}
-
-fn write_block(store: &dyn ArchiveStore, partition: i32, block: &Block) -> Result<(), QueryError> {
-    let n = block.rows.len();
-    let mut time = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut sink = StringBuilder::new();
-    let mut uid = StringBuilder::new();
-    let mut chain = StringBuilder::new();
-    let mut seq = UInt64Builder::with_capacity(n);
-    let mut outcome = StringBuilder::new();
-    let mut batch = StringBuilder::new();
-    let mut mode = StringBuilder::new();
-    let mut reason = StringBuilder::new();
-    let mut response = StringBuilder::new();
-    let mut kp = Int32Builder::with_capacity(n);
-    let mut ko = Int64Builder::with_capacity(n);
-    // Offsets may repeat after a restart re-read: each offset once, in order.
-    let mut rows: Vec<&(i64, Receipt)> = block.rows.iter().collect();
-    rows.sort_by_key(|(o, _)| *o);
-    rows.dedup_by_key(|(o, _)| *o);
-    for (offset, r) in rows {
-        time.append_value(r.time_ms);
-        sink.append_value(&r.sink);
-        uid.append_value(&r.event_uid);
-        chain.append_option(r.chain.as_deref());
-        seq.append_option(r.seq);
-        outcome.append_value(&r.outcome);
-        batch.append_option(r.batch.as_deref());
-        mode.append_option(r.mode.as_deref());
-        reason.append_option(r.reason.as_deref());
-        response.append_option(r.response.as_deref());
-        kp.append_value(partition);
-        ko.append_value(*offset);
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(time.finish()),
-        Arc::new(sink.finish()),
-        Arc::new(uid.finish()),
-        Arc::new(chain.finish()),
-        Arc::new(seq.finish()),
-        Arc::new(outcome.finish()),
-        Arc::new(batch.finish()),
-        Arc::new(mode.finish()),
-        Arc::new(reason.finish()),
-        Arc::new(response.finish()),
-        Arc::new(kp.finish()),
-        Arc::new(ko.finish()),
-    ];
-    let batch = RecordBatch::try_new(receipts_schema(), columns)
-        .map_err(|e| QueryError::Store(format!("receipts batch: {e}")))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, receipts_schema(), Some(properties))
-        .map_err(|e| QueryError::Store(format!("receipts file: {e}")))?;
-    writer
-        .write(&batch)
-        .and_then(|_| writer.close().map(drop))
-        .map_err(|e| QueryError::Store(format!("receipts file: {e}")))?;
-    store.write(&block_path(partition, block.first), &bytes)
-}
+/// The open receipt blocks of each partition.
+pub type ReceiptBlocks = Blocks<Receipts>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::LocalDir;
+    use crate::blocks::{BLOCK, SideTable, block_path};
+    use crate::store::{ArchiveStore, LocalDir};
 
     #[test]
     fn blocks_are_rewritten_under_one_name_and_closed_when_the_next_begins() {

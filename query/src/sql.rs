@@ -130,6 +130,16 @@ impl Catalog {
         archives: &[Archive],
         receipts: Option<&str>,
     ) -> Result<Catalog, QueryError> {
+        Catalog::with_side_tables(archives, receipts, None)
+    }
+
+    /// [`Catalog::new`], plus the receipts at `receipts` and the pollers'
+    /// coverage at `coverage` (see [`register_coverage`]).
+    pub fn with_side_tables(
+        archives: &[Archive],
+        receipts: Option<&str>,
+        coverage: Option<&str>,
+    ) -> Result<Catalog, QueryError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -138,6 +148,9 @@ impl Catalog {
             let ctx = session(archives).await?;
             if let Some(receipts) = receipts {
                 register_receipts(&ctx, receipts).await?;
+            }
+            if let Some(coverage) = coverage {
+                register_coverage(&ctx, coverage).await?;
             }
             Ok::<_, QueryError>(ctx)
         })?;
@@ -314,6 +327,37 @@ pub async fn register_receipts(ctx: &SessionContext, location: &str) -> Result<(
          FROM (SELECT DISTINCT sink FROM receipts) s CROSS JOIN events e \
          WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.sink = s.sink \
          AND r.event_uid = e.event_uid AND r.outcome IN ('delivered', 'withheld'))",
+    )
+    .await
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Registers the API pollers' coverage at `location`
+/// (`archive.coverage_path`) as `coverage`, and the view `coverage_gaps`:
+/// per collector, each page that does not follow the one before it (a
+/// sequence number skipped, or a page fetched from another cursor than
+/// where the previous one ended), and a first page that is not page 0.
+/// An empty `coverage_gaps` is the proof that the pages chain.
+pub async fn register_coverage(ctx: &SessionContext, location: &str) -> Result<(), QueryError> {
+    let url = listing_url(ctx, location, "coverage")?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(crate::coverage::coverage_schema());
+    let listing = ListingTable::try_new(config).map_err(sql_error)?;
+    ctx.register_table("coverage", Arc::new(listing))
+        .map_err(sql_error)?;
+    ctx.sql(
+        "CREATE VIEW coverage_gaps AS \
+         SELECT collector, previous_seq, collector_seq, previous_cursor_to, cursor_from FROM ( \
+           SELECT collector, collector_seq, cursor_from, \
+             LAG(collector_seq) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_seq, \
+             LAG(cursor_to) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_cursor_to \
+           FROM coverage) pages \
+         WHERE (previous_seq IS NULL AND collector_seq <> 0) \
+            OR (previous_seq IS NOT NULL AND (collector_seq <> previous_seq + 1 OR cursor_from <> previous_cursor_to))",
     )
     .await
     .map_err(sql_error)?;

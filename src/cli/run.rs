@@ -159,6 +159,11 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
     let kafka = connect(&config)?;
     let location = Location::parse(&config.archive.path.to_string_lossy())
         .map_err(|e| format!("{}: `archive.path`: {e}", path.display()))?;
+    // Made now, so that `auditfed sql` finds an (empty) archive before the first event.
+    if let Location::Local(dir) = &location {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: `archive.path` {}: {e}", path.display(), dir.display()))?;
+    }
     let store = location.open().map_err(|e| e.to_string())?;
     let options = ArchiverOptions {
         group_id: config.archive.group_id(kafka.topics()),
@@ -176,6 +181,18 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
         eprintln!(
             "auditfed: archiving {} into {receipts}",
             kafka.topics().receipts()
+        );
+    }
+    if let Some(coverage) = &config.archive.coverage_path {
+        let location = Location::parse(coverage)
+            .map_err(|e| format!("{}: `archive.coverage_path`: {e}", path.display()))?;
+        let store = location.open().map_err(|e| e.to_string())?;
+        archiver = archiver
+            .with_coverage(&kafka, store)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "auditfed: archiving {} into {coverage}",
+            kafka.topics().coverage()
         );
     }
     eprintln!(

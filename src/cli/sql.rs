@@ -39,6 +39,10 @@ pub struct Args {
     /// a directory or URL. Default: `archive.receipts_path` of --config.
     #[arg(long)]
     receipts: Option<String>,
+    /// The API pollers' coverage (`coverage` table, `coverage_gaps` view):
+    /// a directory or URL. Default: `archive.coverage_path` of --config.
+    #[arg(long)]
+    coverage: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -65,8 +69,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let config = load_config(args.config.as_deref())?;
     let archives = archives(&args.archive, &config);
     let receipts = args.receipts.or(config.archive.receipts_path.clone());
-    let catalog =
-        Catalog::with_receipts(&archives, receipts.as_deref()).map_err(|e| e.to_string())?;
+    let coverage = args.coverage.or(config.archive.coverage_path.clone());
+    let catalog = Catalog::with_side_tables(&archives, receipts.as_deref(), coverage.as_deref())
+        .map_err(|e| e.to_string())?;
     let batches = catalog.query(&args.sql).map_err(|e| e.to_string())?;
     let format = match args.format {
         Format::Table => OutputFormat::Table,

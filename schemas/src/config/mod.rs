@@ -272,6 +272,10 @@ pub struct ArchiveConfig {
     /// directory or an object-store URL), apart from the archive: they are
     /// not evidence. None: receipts stay in Kafka only.
     pub receipts_path: Option<String>,
+    /// Where the API pollers' coverage (one row per page fetched) is
+    /// written as Parquet (a directory or an object-store URL), apart from
+    /// the archive. None: coverage stays in Kafka only.
+    pub coverage_path: Option<String>,
 }
 
 impl Default for ArchiveConfig {
@@ -282,6 +286,7 @@ impl Default for ArchiveConfig {
             instance_id: None,
             file_max_rows: 100_000,
             receipts_path: None,
+            coverage_path: None,
         }
     }
 }
