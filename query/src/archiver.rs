@@ -103,8 +103,11 @@ pub struct Archiver {
     seen: HashMap<(String, i32), i64>,
     stats: ArchiveStats,
     /// Side tables (receipts, coverage), when archived: their topic, store and open blocks.
-    side: Vec<(String, Arc<dyn ArchiveStore>, Box<dyn SideTable>)>,
+    side: Vec<Side>,
 }
+
+/// A side table's topic, store and open blocks.
+type Side = (String, Arc<dyn ArchiveStore>, Box<dyn SideTable>);
 
 impl Archiver {
     /// Subscribes to the events and seals topics; reads what the archive holds.
