@@ -37,6 +37,11 @@ fi
   'duckdb>=1.1,<3' 'pyarrow>=17' 'psycopg[binary]>=3.1,<4' 'moto[server]>=5,<6' \
   'azure-storage-blob>=12.19,<13'
 
+step "openssl and curl (the receivers' tests make certificates and send with curl)"
+if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq openssl curl
+fi
+
 step "Azure Blob emulator (Azurite) and GCS emulator (fake-gcs-server), into $cache"
 if [ ! -x "$cache/azurite/node_modules/.bin/azurite-blob" ]; then
   npm install --prefix "$cache/azurite" --no-audit --no-fund --silent 'azurite@3.37.0'
