@@ -345,6 +345,19 @@ fn exhausted(response: &Response) -> Option<Duration> {
         .map(|w| w.min(Duration::from_secs(3600)))
 }
 
+/// Percent-encodes a query value.
+pub fn query_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// RFC 3339 time to epoch milliseconds.
 pub fn rfc3339_ms(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text)
