@@ -246,6 +246,32 @@ fn commit_loop(
     Ok(stats)
 }
 
+/// Answers a request refused before its body was read, then reads and
+/// drops what the client still sends (for up to 2 s) before closing:
+/// closing on unread bytes would reset the connection, and the client
+/// would lose the answer.
+fn refuse(
+    reader: &mut BufReader<Box<dyn Conn>>,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) {
+    if answer(reader.get_mut(), status, headers, &body, true).is_err() {
+        return;
+    }
+    reader.get_ref().set_timeout(Duration::from_millis(200));
+    let until = Instant::now() + Duration::from_secs(2);
+    let mut sink = [0u8; 16 * 1024];
+    while Instant::now() < until {
+        match reader.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 /// One connection's requests, one after the other (keep-alive).
 fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
     let config = shared.config;
@@ -275,14 +301,7 @@ fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
             Ok(head) => head,
             Err(ReadError::Closed) => return,
             Err(ReadError::Bad(status, reason)) => {
-                let _ = answer(
-                    reader.get_mut(),
-                    status,
-                    &[],
-                    &json!({ "error": reason }),
-                    true,
-                );
-                return;
+                return refuse(&mut reader, status, &[], json!({ "error": reason }));
             }
         };
         let close = !head.keep_alive();
@@ -297,24 +316,12 @@ fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
             continue;
         }
         if head.path != config.path {
-            let _ = conn(
-                &mut reader,
-                404,
-                &[],
-                json!({ "error": format!("POST to {}", config.path) }),
-                true,
-            );
-            return;
+            let body = json!({ "error": format!("POST to {}", config.path) });
+            return refuse(&mut reader, 404, &[], body);
         }
         if head.method != "POST" {
-            let _ = conn(
-                &mut reader,
-                405,
-                &[("allow", "POST")],
-                json!({ "error": "POST only" }),
-                true,
-            );
-            return;
+            let body = json!({ "error": "POST only" });
+            return refuse(&mut reader, 405, &[("allow", "POST")], body);
         }
         if let Some(token) = &shared.token {
             let sent = head
@@ -323,21 +330,14 @@ fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
                 .unwrap_or("");
             if !same_token(sent.trim().as_bytes(), token.as_bytes()) {
                 shared.unauthorized.fetch_add(1, Ordering::Relaxed);
-                let _ = conn(
-                    &mut reader,
-                    401,
-                    &[("www-authenticate", "Bearer")],
-                    json!({ "error": "missing or wrong bearer token" }),
-                    true,
-                );
-                return;
+                let body = json!({ "error": "missing or wrong bearer token" });
+                return refuse(&mut reader, 401, &[("www-authenticate", "Bearer")], body);
             }
         }
         let length = match body_length(&head, config.max_body_bytes) {
             Ok(length) => length,
             Err(ReadError::Bad(status, reason)) => {
-                let _ = conn(&mut reader, status, &[], json!({ "error": reason }), true);
-                return;
+                return refuse(&mut reader, status, &[], json!({ "error": reason }));
             }
             Err(ReadError::Closed) => return,
         };
@@ -351,8 +351,7 @@ fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
         let body = match read_body(&mut reader, length, config.max_body_bytes) {
             Ok(body) => body,
             Err(ReadError::Bad(status, reason)) => {
-                let _ = conn(&mut reader, status, &[], json!({ "error": reason }), true);
-                return;
+                return refuse(&mut reader, status, &[], json!({ "error": reason }));
             }
             Err(ReadError::Closed) => return,
         };
