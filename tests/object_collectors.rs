@@ -499,3 +499,247 @@ fn gcs_audit_log_exports_are_read_once_per_log_id() {
     .concat();
     assert_exactly_once(&counted(&records), &expected);
 }
+
+/// Signs CloudTrail digests with the test-only RSA key of the normalizer's
+/// upstream tests (not an AWS key), as AWS documents the signing string.
+mod signer {
+    use base64::Engine;
+    use rsa::RsaPrivateKey;
+    use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPublicKey};
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use sha2::{Digest, Sha256};
+
+    fn key() -> RsaPrivateKey {
+        let pem = std::fs::read_to_string(
+            super::support::root()
+                .join("normalize/tests/fixtures/upstream/test-only-cloudtrail-rsa.pem"),
+        )
+        .unwrap();
+        RsaPrivateKey::from_pkcs1_pem(&pem).unwrap()
+    }
+
+    /// `aws cloudtrail list-public-keys` output with the test key.
+    pub fn public_keys() -> String {
+        let der = key().to_public_key().to_pkcs1_der().unwrap();
+        let value = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+        format!(
+            r#"{{"PublicKeyList":[{{"Value":"{value}","ValidityStartTime":"2020-01-01T00:00:00Z","ValidityEndTime":"2035-01-01T00:00:00Z","Fingerprint":"abc123"}}]}}"#
+        )
+    }
+
+    pub fn sha256_hex(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// A digest of `bucket`/`object` listing `(key, uncompressed bytes)`:
+    /// its bytes and signature (hex).
+    pub fn digest(
+        bucket: &str,
+        object: &str,
+        end: &str,
+        previous: Option<(&str, &str)>,
+        files: &[(&str, String)],
+    ) -> (Vec<u8>, String) {
+        let logs: Vec<String> = files
+            .iter()
+            .map(|(key, hash)| {
+                format!(r#"{{"s3Bucket":"{bucket}","s3Object":"{key}","hashValue":"{hash}","hashAlgorithm":"SHA-256","newestEventTime":"{end}","oldestEventTime":"{end}"}}"#)
+            })
+            .collect();
+        let (prev_object, prev_sig) = match previous {
+            Some((o, s)) => (format!("\"{o}\""), format!("\"{s}\"")),
+            None => ("null".into(), "null".into()),
+        };
+        let bytes = format!(
+            r#"{{"awsAccountId":"111122223333","digestStartTime":"2026-11-27T10:00:00Z","digestEndTime":"{end}","digestS3Bucket":"{bucket}","digestS3Object":"{object}","digestPublicKeyFingerprint":"abc123","digestSignatureAlgorithm":"SHA256withRSA","newestEventTime":"{end}","oldestEventTime":"{end}","previousDigestS3Bucket":"{bucket}","previousDigestS3Object":{prev_object},"previousDigestHashValue":null,"previousDigestHashAlgorithm":"SHA-256","previousDigestSignature":{prev_sig},"logFiles":[{}]}}"#,
+            logs.join(",")
+        )
+        .into_bytes();
+        // The documented signing string: end time, bucket/object, SHA-256 of the digest, previous signature.
+        let signing = format!(
+            "{end}\n{bucket}/{object}\n{}\n{}",
+            sha256_hex(&bytes),
+            previous.map_or("null", |(_, s)| s)
+        );
+        let signature = SigningKey::<Sha256>::new(key()).sign(signing.as_bytes());
+        (bytes, hex::encode(signature.to_bytes()))
+    }
+}
+
+#[test]
+fn s3_cloudtrail_log_files_carry_their_digest_verdict() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("s3digest", "", "") else {
+        return;
+    };
+    let Some(s3) = store_of(&p, "s3") else {
+        return;
+    };
+    let bucket = unique("signed-trail");
+    s3.create_bucket(&bucket);
+    let logs = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/27";
+    let digests = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/27";
+    let log =
+        |tag: &str, n: usize| format!("{{\"Records\":[{}]}}", cloudtrail_lines(tag, n).join(","));
+    let put = |dir: &str, files: &[(String, Vec<u8>, Option<String>)]| {
+        let staged = p.dir.join(dir);
+        for (key, bytes, signature) in files {
+            let path = staged.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, gzip(bytes)).unwrap();
+            if let Some(signature) = signature {
+                std::fs::write(
+                    staged.join(format!("{key}.meta.json")),
+                    format!(
+                        r#"{{"signature": "{signature}", "signature-algorithm": "SHA256withRSA"}}"#
+                    ),
+                )
+                .unwrap();
+            }
+        }
+        python(&["s3-put", &s3.endpoint, &bucket, staged.to_str().unwrap()]);
+    };
+    let (a, b, c, late) = (
+        log("okA", 5),
+        log("okB", 4),
+        log("tampered", 3),
+        log("late", 6),
+    );
+    let key = |name: &str| {
+        format!("{logs}/111122223333_CloudTrail_us-east-1_20261127T10{name}Z_x.json.gz")
+    };
+    let first = format!(
+        "{digests}/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261127T110000Z.json.gz"
+    );
+    let (d1, s1) = signer::digest(
+        &bucket,
+        &first,
+        "2026-11-27T11:00:00Z",
+        None,
+        &[
+            (&key("05"), signer::sha256_hex(a.as_bytes())),
+            (&key("10"), signer::sha256_hex(b.as_bytes())),
+            // Listed with the hash of what CloudTrail wrote; the bucket holds something else.
+            (
+                &key("15"),
+                signer::sha256_hex(c.replace("tampered", "original").as_bytes()),
+            ),
+        ],
+    );
+    put(
+        "first",
+        &[
+            (key("05"), a.clone().into_bytes(), None),
+            (key("10"), b.clone().into_bytes(), None),
+            (key("15"), c.clone().into_bytes(), None),
+            (key("20"), late.clone().into_bytes(), None),
+            (first.clone(), d1, Some(s1.clone())),
+        ],
+    );
+    let keys = p.dir.join("aws-public-keys.json");
+    std::fs::write(&keys, signer::public_keys()).unwrap();
+    let config = p.dir.join("digests.toml");
+    let write_config = |wait: u64| {
+        let text = std::fs::read_to_string(&p.config).unwrap()
+            + &format!(
+                "[collectors.trail]\ntype = \"s3\"\nurl = \"s3://{bucket}/AWSLogs\"\nsource = \"aws_cloudtrail\"\n\
+                 start_date = \"2026-11-27\"\npoll_secs = 1\nsettle_secs = 0\ncloudtrail_public_keys = \"{}\"\ndigest_wait_secs = {wait}\n",
+                keys.display()
+            );
+        std::fs::write(&config, text).unwrap();
+    };
+    write_config(3600);
+    run_until_idle(&s3, &config, &[]);
+    let verdicts = || -> BTreeMap<String, String> {
+        p.read_topics(&[format!("{}.raw.aws_cloudtrail", p.prefix)])
+            .into_iter()
+            .filter(|(_, r)| !r.headers.contains_key("auditfed.kind"))
+            .map(|(_, r)| {
+                let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+                let id = v["eventID"].as_str().unwrap().to_owned();
+                (
+                    id,
+                    r.headers
+                        .get("auditfed.upstream_integrity")
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let seen = verdicts();
+    assert!(
+        !seen.keys().any(|id| id.starts_with("late-")),
+        "held until its digest arrives: {seen:?}"
+    );
+
+    // The next hour's digest lists the held file; a file no digest will list comes too.
+    let second = format!(
+        "{digests}/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261127T120000Z.json.gz"
+    );
+    let (d2, s2) = signer::digest(
+        &bucket,
+        &second,
+        "2026-11-27T12:00:00Z",
+        Some((&first, &s1)),
+        &[(&key("20"), signer::sha256_hex(late.as_bytes()))],
+    );
+    let orphan = log("orphan", 2);
+    put(
+        "second",
+        &[
+            (second, d2, Some(s2)),
+            (key("25"), orphan.into_bytes(), None),
+        ],
+    );
+    run_until_idle(&s3, &config, &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    write_config(1);
+    run_until_idle(&s3, &config, &[]);
+
+    let seen = verdicts();
+    let expected: BTreeMap<String, String> = [
+        ("okA", 5, "verified"),
+        ("okB", 4, "verified"),
+        ("tampered", 3, "failed"),
+        ("late", 6, "verified"),
+        ("orphan", 2, "unavailable"),
+    ]
+    .iter()
+    .flat_map(|(tag, n, verdict)| {
+        (0..*n).map(move |i| (format!("{tag}-{i}"), (*verdict).to_owned()))
+    })
+    .collect();
+    assert_eq!(seen, expected);
+    let records = p.read_topics(&[format!("{}.raw.aws_cloudtrail", p.prefix)]);
+    assert_eq!(
+        records.len(),
+        expected.len() + 2,
+        "every record once, and the two digests"
+    );
+
+    // The normalizer records the verdict on every sealed event.
+    let out = auditfed()
+        .args(["run", "normalize", "--exit-when-idle", "3", "--config"])
+        .arg(&p.config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = p.read_committed().events;
+    assert_eq!(events.len(), expected.len());
+    for e in &events {
+        let v: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+        let uid = v["metadata"]["uid"].as_str().unwrap_or_default();
+        let verdict = &v["unmapped"]["_auditfed"]["upstream_integrity"];
+        let id = expected
+            .keys()
+            .find(|id| v.to_string().contains(&format!("\"{id}\"")))
+            .unwrap_or_else(|| panic!("{uid}: which record?"));
+        assert_eq!(verdict, &serde_json::json!(expected[id]), "{id}");
+    }
+}

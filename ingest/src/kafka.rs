@@ -52,6 +52,9 @@ pub mod headers {
     pub const RAW: &str = "auditfed.raw";
     /// Kind of a checkpoint: `batch`, `heartbeat` or `rotation`.
     pub const KIND: &str = "auditfed.kind";
+    /// The source's own integrity verdict on a raw record's file:
+    /// `verified`, `failed` or `unavailable` (CloudTrail digests).
+    pub const UPSTREAM_INTEGRITY: &str = "auditfed.upstream_integrity";
 }
 
 /// What a topic is for, which decides its settings.

@@ -50,6 +50,7 @@ pub mod s3;
 pub mod split;
 pub mod syslog;
 pub mod tls;
+pub mod upstream;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

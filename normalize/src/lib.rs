@@ -53,7 +53,8 @@ pub mod framing;
 mod mappers;
 pub mod sealer;
 pub mod service;
-pub mod upstream;
+/// Upstream integrity (CloudTrail digests): shared with the S3 collector, which checks log files as it reads them.
+pub use auditfed_ingest::upstream;
 
 use auditfed_schemas::ocsf::{Event, Fingerprint, Product, TransformationInfo};
 use auditfed_schemas::{SourceMeta, SourceType};

@@ -58,6 +58,19 @@ pub struct ObjectsConfig {
     /// visibility timeout.
     #[serde(default = "default_dedupe_hours")]
     pub dedupe_hours: u64,
+    /// S3 with CloudTrail: AWS's public keys (the JSON of `aws cloudtrail
+    /// list-public-keys`). Each log file is then checked against the signed
+    /// digest that lists it, and its records carry the verdict.
+    #[serde(default)]
+    pub cloudtrail_public_keys: Option<std::path::PathBuf>,
+    /// How long (seconds) a log file waits for its digest before it is read
+    /// as `unavailable` (CloudTrail delivers an hour's digest about an hour later).
+    #[serde(default = "default_digest_wait")]
+    pub digest_wait_secs: u64,
+}
+
+fn default_digest_wait() -> u64 {
+    7_200
 }
 
 fn default_poll_secs() -> u64 {
@@ -136,6 +149,18 @@ impl ObjectsConfig {
                 format!("{key}.sqs_queue_url"),
                 "only for type = \"s3\"",
             ));
+        }
+        if let Some(keys) = &self.cloudtrail_public_keys {
+            if kind != StoreKind::S3 {
+                problems.push(Problem::new(
+                    format!("{key}.cloudtrail_public_keys"),
+                    "only for type = \"s3\"",
+                ));
+            } else if let Err(e) =
+                crate::s3::digests::Digests::open(keys, std::time::Duration::ZERO)
+            {
+                problems.push(Problem::new(format!("{key}.cloudtrail_public_keys"), e));
+            }
         }
         if let Some(queue) = &self.sqs_queue_url
             && !(queue.starts_with("https://") || queue.starts_with("http://"))

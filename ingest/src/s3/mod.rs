@@ -14,8 +14,10 @@
 //!   delivered again is not read twice.
 //!
 //! CloudTrail digest files (`CloudTrail-Digest/`) are routed whole, with
-//! their `x-amz-meta-signature`, for upstream-integrity checking.
+//! their `x-amz-meta-signature`; with `cloudtrail_public_keys`, each log
+//! file is also checked against its digest as it is read ([`digests`]).
 
 pub mod collector;
+pub mod digests;
 pub mod sigv4;
 pub mod sqs;

@@ -160,7 +160,7 @@ fn map_record(source: SourceType, raw: &Raw, now: i64) -> Vec<Result<Output, Str
             .and_then(|v| v.parse().ok())
             .or(Some(now)),
         assumed_year: None,
-        upstream_integrity: None,
+        upstream_integrity: raw.header(headers::UPSTREAM_INTEGRITY).map(str::to_owned),
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| {
         normalize(Some(source), &raw.payload, &meta)
