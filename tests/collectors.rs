@@ -44,7 +44,8 @@ fn spawn(config: &Path) -> KillOnDrop {
 fn metrics(port: u16, name: &str) -> String {
     let wanted = format!("auditfed_collector_records_total{{collector=\"{name}\"}}");
     let mut last = String::new();
-    for _ in 0..100 {
+    // A loaded CI machine may take seconds to create topics and fence.
+    for _ in 0..600 {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
                 .unwrap();
@@ -84,6 +85,9 @@ fn file_collector_resumes_through_rotations_and_kill_dash_nine_without_loss_or_d
     written += 500;
     for round in 0..4 {
         let mut collector = spawn(&config);
+        // Running (transactions initialised, cursors read) before lines come:
+        // the kills must land while it works, not while it starts.
+        metrics(port, "auth");
         // Lines keep coming while it runs; one rotation happens under it.
         for step in 0..5 {
             std::thread::sleep(Duration::from_millis(100 + rng.below(300)));
@@ -93,6 +97,20 @@ fn file_collector_resumes_through_rotations_and_kill_dash_nine_without_loss_or_d
                 std::fs::rename(&log, logs.join("auth.log.1")).unwrap();
                 append(&log, written, written + 10);
                 written += 10;
+            }
+        }
+        if round == 0 {
+            // Something committed before the first kill, so that the files
+            // rotated later are known to the cursor (a collector that never
+            // committed starts from the current file only, by design).
+            let cursors = format!("{}.cursors", p.prefix);
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while p.read_topics(std::slice::from_ref(&cursors)).is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no cursor committed in 60 s"
+                );
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
         if round == 3 {
