@@ -170,8 +170,10 @@ fn k8s_events(tag: &str, n: usize) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits for the receiver's port: it listens once its topics exist and its
+/// transactions are initialised, which a fresh broker may take seconds for.
 fn wait_for_port(port: u16) {
-    for _ in 0..100 {
+    for _ in 0..600 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;
         }
