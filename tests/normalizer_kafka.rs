@@ -300,8 +300,8 @@ fn topics_are_created_as_configured_and_existing_ones_are_validated() {
         .collect();
     assert_eq!(
         ours.len(),
-        9 + 6,
-        "9 raw topics, events, seals, dlq, receipts, chain-state, cursors"
+        9 + 7,
+        "9 raw topics, events, seals, dlq, receipts, coverage, chain-state, cursors"
     );
     assert!(ours.iter().all(|t| t.partitions().len() == 2));
     let configs = futures_executor::block_on(admin.describe_configs(
