@@ -232,10 +232,14 @@ fn tls_and_credentials_from_the_config_and_no_writes() {
         dir.join("auditfed.toml"),
         format!(
             "[sql]\nlisten = \"127.0.0.1:{port}\"\nuser = \"auditor\"\npassword = \"${{TEST_PG_PASSWORD}}\"\n\
-             tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n[sql.archives]\nlocal = \"./auditfed-data/archive\"\n"
+             tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n[sql.archives]\nlocal = \"./auditfed-data/archive\"\n\
+             [archive]\nreceipts_path = \"./receipts\"\ncoverage_path = \"./coverage\"\n"
         ),
     )
     .unwrap();
+    // No sink delivered and no poller ran yet: the side tables are empty, and served.
+    std::fs::create_dir_all(dir.join("receipts")).unwrap();
+    std::fs::create_dir_all(dir.join("coverage")).unwrap();
     let env = [("TEST_PG_PASSWORD", "battery staple")];
 
     // A key in another format stops the start, rather than serving in clear.
@@ -261,6 +265,20 @@ fn tls_and_credentials_from_the_config_and_no_writes() {
     if psql_available() {
         let got = per_source_lines(&psql(port, "battery staple", "require", PER_SOURCE).unwrap());
         assert_eq!(got, expected, "psql over TLS");
+        let side = psql(
+            port,
+            "battery staple",
+            "require",
+            "SELECT (SELECT count(*) FROM receipts) + (SELECT count(*) FROM undelivered) \
+             + (SELECT count(*) FROM coverage) + (SELECT count(*) FROM coverage_gaps)",
+        )
+        .unwrap();
+        assert!(
+            side.status.success(),
+            "{}",
+            String::from_utf8_lossy(&side.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&side.stdout).trim(), "0");
         let plain = psql(port, "battery staple", "disable", "SELECT 1").unwrap();
         assert!(!plain.status.success());
         assert!(

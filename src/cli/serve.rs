@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auditfed_query::pg::{Access, Tls, serve};
-use auditfed_query::sql::session;
+use auditfed_query::sql::{register_coverage, register_receipts, session};
 use auditfed_schemas::config::SqlConfig;
 
 use super::service::load_config;
@@ -57,6 +57,14 @@ struct SqlArgs {
     /// The configuration file (`[sql]` and `[archive]`).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The sinks' delivery receipts (`receipts` table, `undelivered` view):
+    /// a directory or URL. Default: `archive.receipts_path` of --config.
+    #[arg(long)]
+    receipts: Option<String>,
+    /// The API pollers' coverage (`coverage` table, `coverage_gaps` view):
+    /// a directory or URL. Default: `archive.coverage_path` of --config.
+    #[arg(long)]
+    coverage: Option<String>,
 }
 
 /// Flags first, then the config's `[sql]`.
@@ -115,6 +123,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let ctx = session(&archives).await.map_err(|e| e.to_string())?;
+        if let Some(receipts) = args.receipts.as_ref().or(config.archive.receipts_path.as_ref()) {
+            register_receipts(&ctx, receipts)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(coverage) = args.coverage.as_ref().or(config.archive.coverage_path.as_ref()) {
+            register_coverage(&ctx, coverage)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let who = match &access {
             Access::Password { user, .. } => format!("user {user}, password required"),
             Access::Anonymous => "ANONYMOUS access".into(),

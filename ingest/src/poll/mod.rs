@@ -284,6 +284,13 @@ pub fn poll(
         if n > 0 {
             last_records = Instant::now();
         }
+        // Lag: seconds between now and the newest event read, while pages
+        // are still waiting; 0 once caught up.
+        let behind = match (more, times.iter().max()) {
+            (true, Some(newest)) => ((now_ms() - newest) / 1000).max(0) as u64,
+            _ => 0,
+        };
+        out.counters().set_lag(behind);
         // No request left in this window: wait for its reset rather than be refused.
         if let Some(wait) = exhausted(&response) {
             stats.throttled += 1;
