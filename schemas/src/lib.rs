@@ -20,6 +20,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod hmac;
 pub mod ocsf;
 pub mod seal;
 pub mod source;

@@ -20,8 +20,8 @@
 //! assert!(matches!(policy.apply(br#"{"class_uid":6003}"#), Decision::Withhold(_)));
 //! ```
 
+use auditfed_schemas::hmac::hmac_sha256;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// `[sinks.<name>.policy]`. Empty lists allow everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -158,38 +158,9 @@ fn remove(v: &mut serde_json::Value, path: &str) {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2.
-        assert_eq!(
-            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 
     #[test]
     fn filters_and_redactions() {

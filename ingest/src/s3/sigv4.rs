@@ -2,6 +2,7 @@
 //! (object_store signs its own S3 requests). Reference: AWS General
 //! Reference, "Create a signed AWS API request".
 
+use auditfed_schemas::hmac::hmac_sha256 as hmac;
 use sha2::{Digest, Sha256};
 
 /// Credentials to sign with.
@@ -13,27 +14,6 @@ pub struct Credentials {
     pub secret: String,
     /// Session token of temporary credentials.
     pub token: Option<String>,
-}
-
-/// HMAC-SHA256 (RFC 2104).
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(data)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
 }
 
 /// The signing key of a day (`YYYYMMDD`), region and service.
@@ -100,23 +80,6 @@ pub fn authorization(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // RFC 4231 test case 2.
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        assert_eq!(
-            hex::encode(hmac(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 6: a key longer than the block.
-        assert_eq!(
-            hex::encode(hmac(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
 
     // The worked example of AWS's SigV4 documentation (IAM ListUsers).
     #[test]
