@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use auditfed_schemas::config::{Problem, from_toml};
+use auditfed_schemas::config::{Problem, from_toml, parse_typed_tables};
 
 use crate::IngestError;
 use crate::collect::Collecting;
@@ -66,69 +66,38 @@ const TYPES: &str = "\"file\", \"syslog\", \"http\", \"eventhubs\", \"okta\", \"
 pub fn parse_collectors(
     tables: &BTreeMap<String, toml::Value>,
 ) -> Result<Vec<NamedCollector>, Vec<Problem>> {
-    let mut collectors = Vec::new();
-    let mut problems = Vec::new();
-    for (name, value) in tables {
-        let key = format!("collectors.{name}");
-        let Some(table) = value.as_table() else {
-            problems.push(Problem::new(&key, "expected a table ([collectors.NAME])"));
-            continue;
-        };
-        let mut table = table.clone();
-        let kind = match table.remove("type") {
-            Some(toml::Value::String(kind)) => kind,
-            _ => {
-                problems.push(Problem::new(
-                    format!("{key}.type"),
-                    format!("missing: expected type = {TYPES}"),
-                ));
-                continue;
-            }
-        };
-        let table = toml::Value::Table(table);
-        let parsed = match kind.as_str() {
-            "file" => typed(&key, table, FileConfig::check, CollectorKind::File),
-            "syslog" => typed(&key, table, SyslogConfig::check, CollectorKind::Syslog),
-            "http" => typed(&key, table, HttpConfig::check, CollectorKind::Http),
-            "okta" => typed(&key, table, OktaConfig::check, CollectorKind::Okta),
-            "github" => typed(&key, table, GithubConfig::check, CollectorKind::Github),
-            "eventhubs" => typed(
-                &key,
-                table,
-                EventHubsConfig::check,
-                CollectorKind::EventHubs,
-            ),
-            "s3" | "gcs" | "azure_blob" => {
-                let store = match kind.as_str() {
-                    "s3" => StoreKind::S3,
-                    "gcs" => StoreKind::Gcs,
-                    _ => StoreKind::AzureBlob,
-                };
-                typed(
-                    &key,
+    let parsed = parse_typed_tables(
+        "collectors",
+        "collector",
+        TYPES,
+        tables,
+        |key, kind, table| {
+            let store = match kind {
+                "s3" => StoreKind::S3,
+                "gcs" => StoreKind::Gcs,
+                _ => StoreKind::AzureBlob,
+            };
+            Some(match kind {
+                "file" => typed(key, table, FileConfig::check, CollectorKind::File),
+                "syslog" => typed(key, table, SyslogConfig::check, CollectorKind::Syslog),
+                "http" => typed(key, table, HttpConfig::check, CollectorKind::Http),
+                "okta" => typed(key, table, OktaConfig::check, CollectorKind::Okta),
+                "github" => typed(key, table, GithubConfig::check, CollectorKind::Github),
+                "eventhubs" => typed(key, table, EventHubsConfig::check, CollectorKind::EventHubs),
+                "s3" | "gcs" | "azure_blob" => typed(
+                    key,
                     table,
                     |c: &ObjectsConfig, key| c.check(key, store),
                     |c| CollectorKind::Objects(store, c),
-                )
-            }
-            other => Err(vec![Problem::new(
-                format!("{key}.type"),
-                format!("unknown collector type {other:?} (expected {TYPES})"),
-            )]),
-        };
-        match parsed {
-            Ok(kind) => collectors.push(NamedCollector {
-                name: name.clone(),
-                kind,
-            }),
-            Err(p) => problems.extend(p),
-        }
-    }
-    if problems.is_empty() {
-        Ok(collectors)
-    } else {
-        Err(problems)
-    }
+                ),
+                _ => return None,
+            })
+        },
+    )?;
+    Ok(parsed
+        .into_iter()
+        .map(|(name, kind)| NamedCollector { name, kind })
+        .collect())
 }
 
 fn poll_line(stats: &crate::poll::PollStats) -> String {

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use auditfed_schemas::config::{Problem, from_toml};
+use auditfed_schemas::config::{Problem, from_toml, parse_typed_tables};
 use serde::Deserialize;
 
 use crate::sentinel::SentinelConfig;
@@ -114,48 +114,20 @@ impl BatchConfig {
 
 /// Every `[sinks.*]` table, typed; `Err` lists every problem with its key.
 pub fn parse_sinks(tables: &BTreeMap<String, toml::Value>) -> Result<Vec<NamedSink>, Vec<Problem>> {
-    let mut sinks = Vec::new();
-    let mut problems = Vec::new();
-    for (name, value) in tables {
-        let key = format!("sinks.{name}");
-        let Some(table) = value.as_table() else {
-            problems.push(Problem::new(&key, "expected a table ([sinks.NAME])"));
-            continue;
-        };
-        let mut table = table.clone();
-        let kind = match table.remove("type") {
-            Some(toml::Value::String(kind)) => kind,
-            _ => {
-                problems.push(Problem::new(
-                    format!("{key}.type"),
-                    "missing: expected type = \"splunk_hec\" or \"sentinel\"",
-                ));
-                continue;
-            }
-        };
-        let parsed = match kind.as_str() {
-            "splunk_hec" => from_toml::<SplunkConfig>(&key, toml::Value::Table(table))
-                .and_then(|c| c.check(&key).map(|()| c))
+    let types = "\"splunk_hec\" or \"sentinel\"";
+    let parsed = parse_typed_tables("sinks", "sink", types, tables, |key, kind, table| {
+        Some(match kind {
+            "splunk_hec" => from_toml::<SplunkConfig>(key, table)
+                .and_then(|c| c.check(key).map(|()| c))
                 .map(SinkKind::Splunk),
-            "sentinel" => from_toml::<SentinelConfig>(&key, toml::Value::Table(table))
-                .and_then(|c| c.check(&key).map(|()| c))
+            "sentinel" => from_toml::<SentinelConfig>(key, table)
+                .and_then(|c| c.check(key).map(|()| c))
                 .map(SinkKind::Sentinel),
-            other => Err(vec![Problem::new(
-                format!("{key}.type"),
-                format!("unknown sink type {other:?} (expected \"splunk_hec\" or \"sentinel\")"),
-            )]),
-        };
-        match parsed {
-            Ok(kind) => sinks.push(NamedSink {
-                name: name.clone(),
-                kind,
-            }),
-            Err(p) => problems.extend(p),
-        }
-    }
-    if problems.is_empty() {
-        Ok(sinks)
-    } else {
-        Err(problems)
-    }
+            _ => return None,
+        })
+    })?;
+    Ok(parsed
+        .into_iter()
+        .map(|(name, kind)| NamedSink { name, kind })
+        .collect())
 }

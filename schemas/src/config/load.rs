@@ -218,6 +218,57 @@ pub fn from_toml<T: for<'de> Deserialize<'de>>(
     }
 }
 
+/// The `[<section>.<name>]` tables (`[sinks.*]`, `[collectors.*]`), each
+/// typed by its `type` key: `parse(key, type, rest of the table)` returns
+/// the typed value, its problems, or `None` for a type it does not know.
+/// `types` lists the known ones for the messages ("\"a\" or \"b\""), `noun`
+/// names an item ("sink"). Every problem of every table is returned, each
+/// with its key.
+pub fn parse_typed_tables<T>(
+    section: &str,
+    noun: &str,
+    types: &str,
+    tables: &std::collections::BTreeMap<String, toml::Value>,
+    mut parse: impl FnMut(&str, &str, toml::Value) -> Option<Result<T, Vec<Problem>>>,
+) -> Result<Vec<(String, T)>, Vec<Problem>> {
+    let mut parsed = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in tables {
+        let key = format!("{section}.{name}");
+        let Some(table) = value.as_table() else {
+            problems.push(problem(
+                &key,
+                format!("expected a table ([{section}.NAME])"),
+            ));
+            continue;
+        };
+        let mut table = table.clone();
+        let kind = match table.remove("type") {
+            Some(toml::Value::String(kind)) => kind,
+            _ => {
+                problems.push(problem(
+                    format!("{key}.type"),
+                    format!("missing: expected type = {types}"),
+                ));
+                continue;
+            }
+        };
+        match parse(&key, &kind, toml::Value::Table(table)) {
+            Some(Ok(item)) => parsed.push((name.clone(), item)),
+            Some(Err(p)) => problems.extend(p),
+            None => problems.push(problem(
+                format!("{key}.type"),
+                format!("unknown {noun} type {kind:?} (expected {types})"),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Replaces `${NAME}` in every string; `$${` is a literal `${`.
 fn interpolate(
     path: &str,

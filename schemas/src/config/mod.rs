@@ -419,4 +419,4 @@ mod load;
 #[cfg(test)]
 mod tests;
 
-pub use load::{ConfigError, Problem, from_toml};
+pub use load::{ConfigError, Problem, from_toml, parse_typed_tables};
