@@ -7,7 +7,7 @@ use auditfed_ingest::collect::Collecting;
 use auditfed_ingest::collectors::{RunFor, parse_collectors, run as run_collector};
 use auditfed_ingest::metrics::Registry;
 
-use super::service::{connect, load_config, select_named, stop_flag};
+use super::service::{connect, load_config, report, select_named, stop_flag};
 
 /// Runs every selected collector in its own thread until stopped (or idle).
 pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, String> {
@@ -67,19 +67,5 @@ pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, 
             })
             .collect()
     });
-    let mut failed = false;
-    for result in results {
-        match result {
-            Ok(line) => eprintln!("{line}"),
-            Err(e) => {
-                eprintln!("auditfed: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report(results))
 }

@@ -1,6 +1,7 @@
 //! Shared by the commands that talk to Kafka: config, signing key, Kafka.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -121,4 +122,23 @@ pub fn select_named<T>(
         ));
     }
     Ok(selected)
+}
+
+/// Prints each worker's stop line (or its error); failure if any failed.
+pub fn report(results: Vec<Result<String, String>>) -> ExitCode {
+    let mut failed = false;
+    for result in results {
+        match result {
+            Ok(line) => eprintln!("{line}"),
+            Err(e) => {
+                eprintln!("auditfed: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

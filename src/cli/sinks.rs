@@ -13,7 +13,7 @@ use auditfed_sinks::driver::{Driver, Feed, GroupFeed, Service};
 use auditfed_sinks::sentinel::SentinelService;
 use auditfed_sinks::splunk::SplunkService;
 
-use super::service::{connect, load_config, select_named, stop_flag};
+use super::service::{connect, load_config, report, select_named, stop_flag};
 
 /// Runs every selected sink in its own thread until stopped (or idle).
 pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
@@ -39,21 +39,7 @@ pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<Exi
             .map(|h| h.join().unwrap_or_else(|_| Err("a sink panicked".into())))
             .collect()
     });
-    let mut failed = false;
-    for result in results {
-        match result {
-            Ok(line) => eprintln!("{line}"),
-            Err(e) => {
-                eprintln!("auditfed: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report(results))
 }
 
 /// The configured sinks, only those named in `only` when it is not empty.
