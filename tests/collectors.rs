@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use support::kafka::Pipeline;
-use support::{KillOnDrop, Rng, auditfed, free_port, serial};
+use support::{KillOnDrop, Rng, assert_exactly_once, auditfed, free_port, serial};
 
 /// Appends lines `from..to` to `path`.
 fn append(path: &Path, from: usize, to: usize) {
@@ -384,14 +384,7 @@ fn event_hubs_through_the_kafka_endpoint_unwraps_records_once_across_kill_dash_n
     let expected: Vec<String> = (0..produced)
         .flat_map(|m| (0..3).map(move |i| format!("signin-{m}-{i}")))
         .collect();
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|id| !seen.contains_key(*id))
-        .collect();
-    assert!(missing.is_empty(), "{} lost: {missing:?}", missing.len());
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "produced twice: {twice:?}");
-    assert_eq!(seen.len(), expected.len());
+    assert_exactly_once("sign-ins", &seen, &expected);
     let dlq = p.read_topics(&[format!("{}.dlq", p.prefix)]);
     assert!(
         dlq.iter().any(|(_, r)| r.payload.starts_with(b"garbage")),
@@ -431,7 +424,7 @@ fn okta_and_github_pollers_page_gap_free_obey_rate_limits_and_record_coverage() 
     };
     let port = free_port();
     let python = std::env::var("AUDITFED_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let _server = KillOnDrop(
+    let mut server = KillOnDrop(
         std::process::Command::new(python)
             .arg(support::root().join("tests/saas_api_server.py"))
             .arg(port.to_string())
@@ -440,12 +433,7 @@ fn okta_and_github_pollers_page_gap_free_obey_rate_limits_and_record_coverage() 
             .spawn()
             .unwrap(),
     );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::await_listening(&mut server, port, Duration::from_secs(10));
     admin(port, "add?api=okta&tag=o0&n=50");
     admin(port, "add?api=github&tag=g0&n=30");
     let config = p.dir.join("pollers.toml");
@@ -518,15 +506,7 @@ fn okta_and_github_pollers_page_gap_free_obey_rate_limits_and_record_coverage() 
             .iter()
             .flat_map(|(t, n)| (0..*n).map(move |i| format!("{t}-{i}")))
             .collect();
-        let missing: Vec<&String> = wanted.iter().filter(|id| !seen.contains_key(*id)).collect();
-        assert!(
-            missing.is_empty(),
-            "{topic}: {} lost: {missing:?}",
-            missing.len()
-        );
-        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "{topic}: read twice: {twice:?}");
-        assert_eq!(seen.len(), wanted.len(), "{topic}");
+        assert_exactly_once(topic, &seen, &wanted);
     }
     let stats = admin(port, "stats");
     for api in ["okta", "github"] {

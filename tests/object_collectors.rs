@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use support::kafka::{EventRecord, Pipeline, cloudtrail_lines};
 use support::object_stores::{Store, stores};
-use support::{KillOnDrop, Rng, auditfed, run_python_args, serial};
+use support::{KillOnDrop, Rng, assert_exactly_once, auditfed, run_python_args, serial};
 
 fn python(args: &[&str]) -> String {
     let (code, out) = run_python_args("collector_objects.py", args)
@@ -55,26 +55,6 @@ fn counted(records: &[(String, EventRecord)]) -> BTreeMap<String, usize> {
         *seen.entry(id.to_owned()).or_insert(0) += 1;
     }
     seen
-}
-
-fn assert_exactly_once(seen: &BTreeMap<String, usize>, expected: &[String]) {
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|id| !seen.contains_key(*id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} records lost: {missing:?}",
-        missing.len(),
-        expected.len()
-    );
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "records produced twice: {twice:?}");
-    let unexpected: Vec<_> = seen.keys().filter(|id| !expected.contains(id)).collect();
-    assert!(
-        unexpected.is_empty(),
-        "records that should not have been read: {unexpected:?}"
-    );
 }
 
 fn ids(tag: &str, n: usize) -> Vec<String> {
@@ -228,7 +208,7 @@ fn s3_listing_backfills_then_follows_accounts_and_regions_through_kill_dash_nine
     let (digests, events): (Vec<_>, Vec<_>) = records.into_iter().partition(|(_, r)| {
         r.headers.get("auditfed.kind").map(String::as_str) == Some("cloudtrail_digest")
     });
-    assert_exactly_once(&counted(&events), &expected);
+    assert_exactly_once("raw topic", &counted(&events), &expected);
     for (_, r) in &events {
         assert!(
             r.headers["auditfed.object"].starts_with(&format!("s3://{bucket}/AWSLogs/")),
@@ -314,7 +294,7 @@ fn s3_notifications_through_sqs_are_read_once_and_deleted() {
     run_until_idle(&s3, &config, &[]);
 
     let records = p.read_topics(&[format!("{}.raw.aws_cloudtrail", p.prefix)]);
-    assert_exactly_once(&counted(&records), &expected);
+    assert_exactly_once("raw topic", &counted(&records), &expected);
     assert!(
         records.iter().any(|(_, r)| r.headers["auditfed.object"]
             == format!("s3://{bucket}/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/27/accentué 2.json.gz")),
@@ -401,7 +381,7 @@ fn azure_append_blobs_are_read_from_their_last_byte_whole_lines_only() {
 
     let records = p.read_topics(&[format!("{}.raw.azure_activity", p.prefix)]);
     let expected: Vec<String> = [ids("h10", 61), ids("h11", 15), ids("s2", 15)].concat();
-    assert_exactly_once(&counted(&records), &expected);
+    assert_exactly_once("raw topic", &counted(&records), &expected);
     let offsets: Vec<u64> = records
         .iter()
         .filter(|(_, r)| r.headers["auditfed.object"].ends_with("h=10/m=00/PT1H.json"))
@@ -497,7 +477,7 @@ fn gcs_audit_log_exports_are_read_once_per_log_id() {
         ids("data9", 6),
     ]
     .concat();
-    assert_exactly_once(&counted(&records), &expected);
+    assert_exactly_once("raw topic", &counted(&records), &expected);
 }
 
 /// Signs CloudTrail digests with the test-only RSA key of the normalizer's

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::kafka::Pipeline;
-use support::{KillOnDrop, auditfed, free_port, serial};
+use support::{KillOnDrop, auditfed, await_listening, free_port, serial};
 
 /// A CA, a server certificate for 127.0.0.1, a client certificate it
 /// signed, and a client certificate of another CA.
@@ -170,18 +170,6 @@ fn k8s_events(tag: &str, n: usize) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Waits for the receiver's port: it listens once its topics exist and its
-/// transactions are initialised, which a fresh broker may take seconds for.
-fn wait_for_port(port: u16) {
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("nothing listens on {port}");
-}
-
 #[test]
 fn kubernetes_webhook_over_mutual_tls_answers_after_kafka_and_pushes_back() {
     let _guard = serial();
@@ -201,7 +189,7 @@ fn kubernetes_webhook_over_mutual_tls_answers_after_kafka_and_pushes_back() {
             pki.path("ca.crt")
         );
     std::fs::write(&config, text).unwrap();
-    let _receiver = KillOnDrop(
+    let mut receiver = KillOnDrop(
         auditfed()
             .args(["run", "ingest", "--config"])
             .arg(&config)
@@ -210,7 +198,9 @@ fn kubernetes_webhook_over_mutual_tls_answers_after_kafka_and_pushes_back() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    // It listens once its topics exist and its transactions are initialised:
+    // seconds on a fresh broker.
+    await_listening(&mut receiver, port, Duration::from_secs(60));
     let url = format!("https://127.0.0.1:{port}/audit");
     let write = |name: &str, text: String| {
         let path = p.dir.join(name);
@@ -437,7 +427,7 @@ fn syslog_over_tls_requires_a_client_certificate_and_loses_nothing() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    await_listening(&mut receiver, port, Duration::from_secs(60));
     let message = |i: usize| {
         format!("<86>1 2026-11-27T10:00:00Z web-1 sshd {i} - - Accepted publickey for user{i}")
     };

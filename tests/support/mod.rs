@@ -69,6 +69,35 @@ pub fn await_listening(server: &mut KillOnDrop, port: u16, timeout: std::time::D
     }
 }
 
+/// Asserts that `seen` (id → times read) holds every id of `expected` once
+/// and nothing else; `what` names the records in the messages.
+pub fn assert_exactly_once(
+    what: &str,
+    seen: &std::collections::BTreeMap<String, usize>,
+    expected: &[String],
+) {
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|id| !seen.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} records lost: {missing:?}",
+        missing.len(),
+        expected.len()
+    );
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{what}: records produced twice: {twice:?}"
+    );
+    let unexpected: Vec<_> = seen.keys().filter(|id| !expected.contains(id)).collect();
+    assert!(
+        unexpected.is_empty(),
+        "{what}: records that should not have been read: {unexpected:?}"
+    );
+}
+
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Serializes the tests of one binary that share a broker or an emulator.
