@@ -21,9 +21,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use auditfed_ingest::collect::Collecting;
-use auditfed_ingest::kafka::Kafka;
 use auditfed_ingest::objects::Objects;
 use auditfed_ingest::objects::config::ObjectsConfig;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::KafkaConfig;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};

@@ -16,9 +16,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use auditfed_ingest::collect::Collecting;
-use auditfed_ingest::kafka::Kafka;
 use auditfed_ingest::syslog::collector::receive;
 use auditfed_ingest::syslog::config::SyslogConfig;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::KafkaConfig;
 
 fn main() {

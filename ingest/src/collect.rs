@@ -12,7 +12,7 @@
 //! ```no_run
 //! use auditfed_ingest::collect::Collecting;
 //! use auditfed_ingest::raw::RawRecord;
-//! # fn demo(kafka: &auditfed_ingest::kafka::Kafka) -> Result<(), auditfed_ingest::IngestError> {
+//! # fn demo(kafka: &auditfed_platform::kafka::Kafka) -> Result<(), auditfed_ingest::IngestError> {
 //! let mut out = Collecting::open(kafka, "app_logs", "host-1")?;
 //! let from = out.cursor("auth.log").and_then(|c| c["offset"].as_u64()).unwrap_or(0);
 //! out.send(&RawRecord {
@@ -29,16 +29,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use auditfed_platform::PlatformError;
+use auditfed_platform::kafka::consume::BoundedReader;
+use auditfed_platform::kafka::produce::{flush_now, send_blocking, transactional_producer};
+use auditfed_platform::kafka::{Kafka, headers};
+use rdkafka::Message;
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::IngestError;
-use crate::kafka::{Kafka, headers};
 use crate::metrics::Counters;
 use crate::raw::{Emit, RawRecord, header, record_headers};
 
@@ -62,7 +64,7 @@ pub struct Collecting {
 }
 
 fn kafka_error(what: &str) -> impl Fn(KafkaError) -> IngestError + '_ {
-    move |e| IngestError::Kafka(format!("{what}: {e}"))
+    move |e| PlatformError::kafka(what)(e).into()
 }
 
 impl Collecting {
@@ -70,16 +72,7 @@ impl Collecting {
     /// committed cursors. `collector_id` goes into every record's headers.
     pub fn open(kafka: &Kafka, name: &str, collector_id: &str) -> Result<Collecting, IngestError> {
         let topics = kafka.topics().clone();
-        let producer: BaseProducer = kafka
-            .client_config()
-            .set("transactional.id", topics.collector(name))
-            .set("compression.type", "zstd")
-            .set("linger.ms", "5")
-            .create()
-            .map_err(kafka_error("cannot create the collector's producer"))?;
-        producer.init_transactions(TIMEOUT).map_err(kafka_error(
-            "cannot start transactions (is this collector running elsewhere?)",
-        ))?;
+        let producer = transactional_producer(kafka, &topics.collector(name), &[], TIMEOUT)?;
         let cursors = load_cursors(kafka, name)?;
         let raw_topics = topics.clone();
         Ok(Collecting {
@@ -217,7 +210,7 @@ impl Collecting {
         // rdkafka's commit_transaction flushes with 100 ms poll slices first;
         // drained in 1 ms slices here, that flush returns at once (the S3
         // backfill bench went from 28 876 to 86 342 records/s).
-        let _ = crate::kafka::flush_now(&self.producer, TIMEOUT);
+        let _ = flush_now(&self.producer, TIMEOUT);
         let committed = self.producer.commit_transaction(TIMEOUT);
         self.in_transaction = false;
         self.in_batch = 0;
@@ -251,20 +244,8 @@ impl Collecting {
         if let Some(payload) = payload {
             record = record.payload(payload);
         }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    record = r;
-                    self.producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    return Err(IngestError::Kafka(format!(
-                        "cannot produce to {topic}: {e}"
-                    )));
-                }
-            }
-        }
+        send_blocking(&self.producer, record)
+            .map_err(kafka_error(&format!("cannot produce to {topic}")))
     }
 }
 
@@ -284,69 +265,30 @@ fn load_cursors(
     name: &str,
 ) -> Result<BTreeMap<String, serde_json::Value>, IngestError> {
     let topic = kafka.topics().cursors();
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", format!("{topic}.reader"))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .map_err(kafka_error("cursor reader"))?;
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), TIMEOUT)
-        .map_err(kafka_error("cursor topic metadata"))?;
-    let mut open = BTreeMap::new();
-    let mut tpl = TopicPartitionList::new();
-    for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer
-            .fetch_watermarks(&topic, p.id(), TIMEOUT)
-            .map_err(kafka_error("cursor topic watermarks"))?;
-        if high > low {
-            open.insert(p.id(), ());
-            tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
-                .map_err(kafka_error("cursor topic"))?;
-        }
-    }
-    let mut cursors = BTreeMap::new();
-    if open.is_empty() {
-        return Ok(cursors);
-    }
-    consumer.assign(&tpl).map_err(kafka_error("cursor topic"))?;
+    let reader = BoundedReader::from_beginning(kafka, &topic, &format!("{topic}.reader"))?;
     let prefix = format!("{name}/");
-    let deadline = Instant::now() + TIMEOUT;
-    while !open.is_empty() {
-        if Instant::now() > deadline {
-            return Err(IngestError::Kafka(format!(
-                "reading {topic}: not at its end after {TIMEOUT:?}"
-            )));
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-                if let Some(key) = key.strip_prefix(&prefix) {
-                    match m.payload() {
-                        Some(bytes) => {
-                            let value = serde_json::from_slice(bytes).map_err(|e| {
-                                IngestError::Kafka(format!(
-                                    "{topic}/{}@{}: cursor {key} unreadable: {e}",
-                                    m.partition(),
-                                    m.offset()
-                                ))
-                            })?;
-                            cursors.insert(key.to_owned(), value);
-                        }
-                        None => {
-                            cursors.remove(key);
-                        }
-                    }
-                }
+    let mut cursors = BTreeMap::new();
+    reader.for_each(TIMEOUT, |m| {
+        let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+        let Some(key) = key.strip_prefix(&prefix) else {
+            return Ok(());
+        };
+        match m.payload() {
+            Some(bytes) => {
+                let value = serde_json::from_slice(bytes).map_err(|e| {
+                    IngestError::Config(format!(
+                        "{topic}/{}@{}: cursor {key} unreadable: {e}",
+                        m.partition(),
+                        m.offset()
+                    ))
+                })?;
+                cursors.insert(key.to_owned(), value);
             }
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                open.remove(&p);
+            None => {
+                cursors.remove(key);
             }
-            None => {}
-            Some(Err(e)) => return Err(IngestError::Kafka(format!("reading {topic}: {e}"))),
         }
-    }
+        Ok::<(), IngestError>(())
+    })?;
     Ok(cursors)
 }

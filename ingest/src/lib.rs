@@ -4,9 +4,6 @@
 //! Kafka (`<prefix>.raw.<source>`), rejected bytes into the dead-letter
 //! topic with the reason.
 //!
-//! - [`kafka`]: the cluster connection every service shares (client
-//!   properties passed through to librdkafka, the embedded mock cluster,
-//!   the topic model with its creation and validation).
 //! - [`raw`]: [`raw::RawProducer`], the idempotent producer collectors use.
 //! - [`split`]: one record per source event from a stream of any size.
 //! - [`mod@file`]: `auditfed ingest file`, and the `file` collector that
@@ -17,7 +14,7 @@
 //!   moves in one Kafka transaction; [`metrics`]: their counters.
 //!
 //! ```no_run
-//! use auditfed_ingest::kafka::Kafka;
+//! use auditfed_platform::kafka::Kafka;
 //! use auditfed_ingest::raw::RawProducer;
 //! use auditfed_ingest::file::ingest_file;
 //! use auditfed_schemas::{SourceType, config::Config};
@@ -40,7 +37,6 @@ pub mod eventhubs;
 pub mod file;
 pub mod github;
 pub mod http;
-pub mod kafka;
 pub mod metrics;
 pub mod objects;
 pub mod okta;
@@ -52,13 +48,51 @@ pub mod syslog;
 pub mod tls;
 pub mod upstream;
 
-/// Errors of this crate.
+pub use auditfed_platform::{Class, Classify, PlatformError};
+
+/// Errors of this crate; [`Classify::class`] says what to do with each.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// Kafka refused or could not be reached.
+    /// Kafka or an object store failed; the platform layer knows whether a
+    /// retry helps.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// Kafka refused a collector's batch (fatal: the collector stops, its
+    /// uncommitted batch is read again by the next instance).
     #[error("{0}")]
     Kafka(String),
-    /// Reading the input failed.
+    /// Reading the input failed for now (transient).
     #[error("{0}")]
     Io(String),
+    /// An object or record that fails the same way each time (permanent:
+    /// dead-lettered with the reason).
+    #[error("{object}: {reason}")]
+    Corrupt {
+        /// The object (`s3://bucket/key`, a path).
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting or credential that cannot work (fatal), naming the key.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl IngestError {
+    /// Whether the object store failed (not Kafka, not the data): what a
+    /// collector of objects retries at its next pass.
+    pub fn is_store(&self) -> bool {
+        matches!(self, IngestError::Platform(PlatformError::Store { .. }))
+    }
+}
+
+impl Classify for IngestError {
+    fn class(&self) -> Class {
+        match self {
+            IngestError::Platform(e) => e.class(),
+            IngestError::Kafka(_) | IngestError::Config(_) => Class::Fatal,
+            IngestError::Io(_) => Class::Transient,
+            IngestError::Corrupt { .. } => Class::Permanent,
+        }
+    }
 }

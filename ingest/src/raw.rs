@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::Topics;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
 
 use crate::IngestError;
-use crate::kafka::{Kafka, headers};
+use auditfed_platform::PlatformError;
+use auditfed_platform::kafka::produce::send_blocking_threaded;
+use auditfed_platform::kafka::{Kafka, headers};
 
 /// One raw record as a collector read it.
 #[derive(Debug, Clone, Copy)]
@@ -48,13 +49,6 @@ impl Emit for &RawProducer {
     fn dead_letter(&mut self, record: &RawRecord<'_>, reason: &str) -> Result<(), IngestError> {
         RawProducer::dead_letter(self, record, reason)
     }
-}
-
-/// Now, epoch milliseconds (the `received_ms` of records).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Delivery outcomes, counted by librdkafka's callback thread.
@@ -112,7 +106,7 @@ impl RawProducer {
             .set("compression.type", "zstd")
             .set("linger.ms", "20")
             .create_with_context(Deliveries::default())
-            .map_err(|e| IngestError::Kafka(format!("cannot create a producer: {e}")))?;
+            .map_err(PlatformError::kafka("cannot create a producer"))?;
         Ok(RawProducer {
             producer,
             topics: kafka.topics().clone(),
@@ -147,31 +141,21 @@ impl RawProducer {
         payload: &[u8],
         headers: OwnedHeaders,
     ) -> Result<(), IngestError> {
-        let mut record = BaseRecord::to(topic)
+        let record = BaseRecord::to(topic)
             .key(key)
             .payload(payload)
             .headers(headers);
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    return Err(IngestError::Kafka(format!(
-                        "cannot produce to {topic}: {e}"
-                    )));
-                }
-            }
-        }
+        send_blocking_threaded(&self.producer, record)
+            .map_err(|e| PlatformError::kafka(format!("cannot produce to {topic}"))(e).into())
     }
 
     /// Waits until every queued record is acknowledged or failed.
     pub fn flush(&self, timeout: Duration) -> Result<DeliveryReport, IngestError> {
-        self.producer.flush(timeout).map_err(|e| {
-            IngestError::Kafka(format!("records not acknowledged within {timeout:?}: {e}"))
-        })?;
+        self.producer
+            .flush(timeout)
+            .map_err(PlatformError::kafka(format!(
+                "records not acknowledged within {timeout:?}"
+            )))?;
         let c = self.producer.context();
         Ok(DeliveryReport {
             delivered: c.delivered.load(Ordering::Relaxed),

@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use auditfed_ingest::kafka::Kafka;
 use auditfed_ingest::raw::{RawProducer, RawRecord};
 use auditfed_normalize::service::Normalizer;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::{KafkaConfig, NormalizeConfig};
 use auditfed_schemas::seal::FileSigner;

@@ -26,11 +26,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use auditfed_ingest::kafka::{Kafka, headers};
+use auditfed_platform::kafka::consume::group_member;
+use auditfed_platform::kafka::{Kafka, headers};
 use auditfed_schemas::archive::layout::CheckpointFile;
 use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{Checkpoint, Hash, SignedNote};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -117,18 +118,12 @@ impl Archiver {
         options: ArchiverOptions,
     ) -> Result<Archiver, QueryError> {
         let kerr = |e: KafkaError| QueryError::Kafka(e.to_string());
-        let consumer: BaseConsumer = kafka
-            .client_config()
-            .set("group.id", &options.group_id)
-            // A restarted archiver takes its partitions back at once
-            // instead of waiting out the session timeout.
-            .set("group.instance.id", &options.instance_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .map_err(kerr)?;
+        let consumer: BaseConsumer = group_member(
+            kafka,
+            &options.group_id,
+            &options.instance_id,
+            DefaultConsumerContext,
+        )?;
         let topics = kafka.topics();
         consumer
             .subscribe(&[&topics.events(), &topics.seals()])

@@ -54,4 +54,21 @@ pub enum QueryError {
     /// The SQL server cannot start (TLS files, listen address).
     #[error("sql server: {0}")]
     Server(String),
+    /// Kafka or an object store failed (the platform layer's error).
+    #[error("{0}")]
+    Platform(#[from] auditfed_platform::PlatformError),
+}
+
+impl auditfed_platform::Classify for QueryError {
+    fn class(&self) -> auditfed_platform::Class {
+        use auditfed_platform::Class;
+        match self {
+            QueryError::Platform(e) => e.class(),
+            QueryError::Store(_) | QueryError::Kafka(_) => Class::Transient,
+            QueryError::Parquet(_) | QueryError::Seal(_) | QueryError::NotFound(_) => {
+                Class::Permanent
+            }
+            QueryError::Sql(_) | QueryError::Server(_) => Class::Fatal,
+        }
+    }
 }

@@ -63,10 +63,10 @@ impl Location {
         let Location::Object { store_url, .. } = self else {
             return Ok(None);
         };
-        let url = auditfed_ingest::objects::store::StoreUrl::parse(store_url)
-            .map_err(QueryError::Store)?;
-        let store = auditfed_ingest::objects::store::open_store(&url, &Default::default())
-            .map_err(QueryError::Store)?;
+        let url = auditfed_platform::store::StoreUrl::parse(store_url)
+            .map_err(|e| QueryError::Store(e.to_string()))?;
+        let store = auditfed_platform::store::open_store(&url, &Default::default())
+            .map_err(|e| QueryError::Store(e.to_string()))?;
         Ok(Some(store))
     }
 

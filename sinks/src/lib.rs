@@ -60,8 +60,23 @@ pub enum SinkError {
     /// Kafka failed: consuming, producing receipts or dead letters, committing.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// Kafka failed while joining or reading (the platform layer's error).
+    #[error("kafka: {0}")]
+    Platform(#[from] auditfed_platform::PlatformError),
     /// The sink was asked to stop with a batch not yet acknowledged; its
     /// offsets are not committed, so it is delivered again after a restart.
     #[error("stopped before the SIEM acknowledged the batch in flight")]
     Stopped,
+}
+
+impl auditfed_platform::Classify for SinkError {
+    fn class(&self) -> auditfed_platform::Class {
+        use auditfed_platform::Class;
+        match self {
+            SinkError::Fatal { .. } => Class::Fatal,
+            SinkError::Platform(e) => e.class(),
+            // Nothing is committed: a restart delivers the batch again.
+            SinkError::Kafka(_) | SinkError::Stopped => Class::Transient,
+        }
+    }
 }

@@ -14,9 +14,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use auditfed_ingest::file::ingest_reader;
-use auditfed_ingest::kafka::Kafka;
 use auditfed_ingest::raw::RawProducer;
 use auditfed_normalize::service::Normalizer;
+use auditfed_platform::kafka::Kafka;
 use auditfed_query::archiver::{Archiver, ArchiverOptions};
 use auditfed_query::sql::{Archive, Catalog, OutputFormat, render};
 use auditfed_query::store::LocalDir;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use auditfed_ingest::kafka::Kafka;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::{Config, Problem};
 use auditfed_schemas::seal::{FileSigner, Keyring, Signer};
 

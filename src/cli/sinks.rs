@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use auditfed_ingest::kafka::Kafka;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::Config;
 use auditfed_sinks::config::{NamedSink, SinkKind, parse_sinks};
 use auditfed_sinks::driver::{Driver, Feed, GroupFeed, Service};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use auditfed_ingest::kafka::Kafka;
+use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::{Config, Problem};
 
 use super::service::load_signer;

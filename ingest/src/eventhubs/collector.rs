@@ -15,7 +15,7 @@ use super::config::EventHubsConfig;
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::ingest_reader;
-use crate::raw::now_ms;
+use auditfed_platform::clock::now_ms;
 
 /// What the collector did.
 #[derive(Debug, Default)]

@@ -22,7 +22,8 @@ use auditfed_schemas::SourceType;
 use super::config::{FileConfig, StartAt};
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::raw::{RawRecord, now_ms};
+use crate::raw::RawRecord;
+use auditfed_platform::clock::now_ms;
 
 /// A file being followed.
 struct Followed {

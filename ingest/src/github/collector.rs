@@ -29,7 +29,7 @@ impl Api for Github {
             .since
             .as_deref()
             .and_then(rfc3339_ms)
-            .unwrap_or_else(crate::raw::now_ms);
+            .unwrap_or_else(auditfed_platform::clock::now_ms);
         json!({ "next": null, "since_ms": since, "seen": {} })
     }
 
@@ -92,7 +92,7 @@ impl Api for Github {
             .filter_map(Value::as_i64)
             .max()
             .unwrap_or(since);
-        let horizon = crate::raw::now_ms() - self.config.settle_secs as i64 * 1000;
+        let horizon = auditfed_platform::clock::now_ms() - self.config.settle_secs as i64 * 1000;
         let next_since = newest.min(horizon).max(since).div_euclid(1000) * 1000;
         seen.retain(|_, t| t.as_i64().unwrap_or(0) >= next_since);
         (

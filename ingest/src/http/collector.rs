@@ -23,7 +23,7 @@ use super::request::{
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::ingest_reader;
-use crate::raw::now_ms;
+use auditfed_platform::clock::now_ms;
 
 /// What the receiver did.
 #[derive(Debug, Default)]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use auditfed_schemas::config::Problem;
 
-use super::store::StoreUrl;
+use auditfed_platform::store::StoreUrl;
 
 /// Audit-log objects read from a bucket (container): CloudTrail, Cloud
 /// Audit Logs exports, Azure Monitor diagnostic exports, or any JSON /
@@ -121,11 +121,11 @@ impl ObjectsConfig {
                 ),
             )),
             Ok(url) => {
-                if let Err(e) = super::store::open_store(&url, &self.options) {
-                    problems.push(Problem::new(format!("{key}.options"), e));
+                if let Err(e) = auditfed_platform::store::open_store(&url, &self.options) {
+                    problems.push(Problem::new(format!("{key}.options"), e.to_string()));
                 }
             }
-            Err(e) => problems.push(Problem::new(format!("{key}.url"), e)),
+            Err(e) => problems.push(Problem::new(format!("{key}.url"), e.to_string())),
         }
         if self.source.parse::<auditfed_schemas::SourceType>().is_err() {
             problems.push(Problem::new(

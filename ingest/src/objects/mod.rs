@@ -35,7 +35,6 @@
 
 pub mod config;
 pub mod progress;
-pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Read;
@@ -49,15 +48,18 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{Attribute, GetOptions, GetRange, ObjectMeta, ObjectStore};
 
+use auditfed_platform::clock::now_ms;
+use auditfed_platform::kafka::headers;
+use auditfed_platform::store::{StoreUrl, open_store};
+use auditfed_platform::{Class, Classify, PlatformError};
+
 use crate::IngestError;
 use crate::collect::Collecting;
 use crate::file::ingest_reader;
-use crate::kafka::headers;
-use crate::raw::{Emit, RawRecord, now_ms};
+use crate::raw::{Emit, RawRecord};
 use crate::s3::digests::{Check, Digests};
 use config::{ObjectsConfig, parse_date};
 use progress::Progress;
-use store::{StoreUrl, open_store};
 
 /// The `auditfed.kind` of a CloudTrail digest file's record.
 pub const CLOUDTRAIL_DIGEST: &str = "cloudtrail_digest";
@@ -161,8 +163,8 @@ enum PassEnd {
 impl Objects {
     /// Opens the store of `config` (credentials from the environment and `options`).
     pub fn open(config: &ObjectsConfig, max_record: usize) -> Result<Objects, IngestError> {
-        let url = StoreUrl::parse(&config.url).map_err(IngestError::Io)?;
-        let store = open_store(&url, &config.options).map_err(IngestError::Io)?;
+        let url = StoreUrl::parse(&config.url)?;
+        let store = open_store(&url, &config.options)?;
         Objects::with_store(store, config, max_record)
     }
 
@@ -173,19 +175,18 @@ impl Objects {
         config: &ObjectsConfig,
         max_record: usize,
     ) -> Result<Objects, IngestError> {
-        let url = StoreUrl::parse(&config.url).map_err(IngestError::Io)?;
-        let source = config
-            .source
-            .parse()
-            .map_err(|_| IngestError::Io(format!("{:?}: unknown source type", config.source)))?;
+        let url = StoreUrl::parse(&config.url)?;
+        let source = config.source.parse().map_err(|_| {
+            IngestError::Config(format!("{:?}: unknown source type", config.source))
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| IngestError::Io(e.to_string()))?;
+            .map_err(|e| IngestError::Config(format!("cannot start an async runtime: {e}")))?;
         let digests = match &config.cloudtrail_public_keys {
             Some(keys) => Some(
                 Digests::open(keys, Duration::from_secs(config.digest_wait_secs))
-                    .map_err(IngestError::Io)?,
+                    .map_err(IngestError::Config)?,
             ),
             None => None,
         };
@@ -201,7 +202,7 @@ impl Objects {
     }
 
     fn store_error(&self, what: &str, e: object_store::Error) -> IngestError {
-        IngestError::Io(format!("{}: {what}: {e}", self.url.store))
+        PlatformError::store(format!("{}: {what}", self.url.store))(e).into()
     }
 
     /// Lists and reads until `stop`; with `idle`, returns once a pass found
@@ -223,7 +224,9 @@ impl Objects {
                 Ok(PassEnd::Done) => {}
                 // A store that fails for longer than object_store's own
                 // retries: what was read is committed, the next pass retries.
-                Err(e @ IngestError::Io(_)) if !backfill => {
+                // (An object that fails the same way each time never gets
+                // here: it is dead-lettered and passed, see `read_or_set_aside`.)
+                Err(e) if e.is_store() && e.class() != Class::Fatal && !backfill => {
                     out.counters().error();
                     eprintln!(
                         "auditfed: {}: {e}; retrying at the next pass",
@@ -308,7 +311,7 @@ impl Objects {
                     continue;
                 }
                 if item.meta.size > item.from {
-                    let (to, records) = self.read_object(out, &item, stats)?;
+                    let (to, records) = self.read_or_set_aside(out, &item, stats)?;
                     read_to = to;
                     if let Some(p) = &mut progress {
                         p.object_done(item.meta.size - item.from, records);
@@ -478,6 +481,51 @@ impl Objects {
         Ok((pending, vanished))
     }
 
+    /// [`Objects::read_object`], or, when the object fails the same way
+    /// each time (corrupt, refused, archived out of reach), a dead letter
+    /// naming it with the reason: read to its end, so the stream moves on.
+    fn read_or_set_aside(
+        &self,
+        out: &mut Collecting,
+        item: &Pending,
+        stats: &mut ObjectStats,
+    ) -> Result<(u64, u64), IngestError> {
+        match self.read_object(out, item, stats) {
+            Err(e) if e.class() == Class::Permanent => {
+                let object = format!("{}/{}", self.url.store, item.meta.location);
+                self.set_aside(out, &object, item.from, &[], &e.to_string(), stats)?;
+                Ok((item.meta.size, 0))
+            }
+            other => other,
+        }
+    }
+
+    /// A dead letter for an object that cannot be read as records: its
+    /// first bytes (up to the record limit; the object stays in the store)
+    /// and the reason.
+    fn set_aside(
+        &self,
+        out: &mut Collecting,
+        object: &str,
+        offset: u64,
+        bytes: &[u8],
+        reason: &str,
+        stats: &mut ObjectStats,
+    ) -> Result<(), IngestError> {
+        eprintln!("auditfed: {object}: {reason}; sent to the dead-letter topic");
+        stats.rejected += 1;
+        out.dead_letter(
+            &RawRecord {
+                source: self.source,
+                object,
+                offset,
+                bytes: &bytes[..bytes.len().min(self.max_record)],
+                received_ms: now_ms(),
+            },
+            reason,
+        )
+    }
+
     /// Reads `item` from its `from` byte: the byte it was read to and its
     /// record count.
     fn read_object(
@@ -493,7 +541,14 @@ impl Objects {
         };
         let object = format!("{}/{key}", self.url.store);
         if is_cloudtrail_digest(&key) {
-            self.send_digest(out, &object, &bytes, signature.as_deref())?;
+            match self.send_digest(out, &object, &bytes, signature.as_deref()) {
+                Ok(()) => {}
+                Err(e @ IngestError::Corrupt { .. }) => {
+                    self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
+                    return Ok((item.meta.size, 0));
+                }
+                Err(e) => return Err(e),
+            }
             stats.objects += 1;
             stats.bytes += bytes.len() as u64;
             stats.records += 1;
@@ -503,9 +558,7 @@ impl Objects {
         if let Some(digests) = self.verified_by(&key) {
             let mut plain = Vec::new();
             if gzip {
-                flate2::read::MultiGzDecoder::new(&bytes[..])
-                    .read_to_end(&mut plain)
-                    .map_err(|e| IngestError::Io(format!("{object}: not gzip: {e}")))?;
+                gunzip(&object, &bytes, &mut plain)?;
             } else {
                 plain = bytes.to_vec();
             }
@@ -556,6 +609,15 @@ impl Objects {
         if usable == 0 {
             return Ok((item.from, 0));
         }
+        // Decompressed whole before the first record is sent: a corrupt
+        // object is set aside as one, never half read.
+        let input = if gzip {
+            let mut plain = Vec::new();
+            gunzip(&object, &bytes, &mut plain)?;
+            Bytes::from(plain)
+        } else {
+            bytes.slice(..usable)
+        };
         stats.objects += 1;
         stats.bytes += usable as u64;
         let mut shifted = Shifted {
@@ -565,7 +627,7 @@ impl Objects {
         };
         let read = ingest_reader(
             &object,
-            std::io::Cursor::new(bytes.slice(..usable)),
+            std::io::Cursor::new(input),
             self.source,
             &mut shifted,
             self.max_record,
@@ -621,9 +683,7 @@ impl Objects {
     ) -> Result<(), IngestError> {
         let mut plain = Vec::new();
         let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
-            flate2::read::MultiGzDecoder::new(bytes)
-                .read_to_end(&mut plain)
-                .map_err(|e| IngestError::Io(format!("{object}: not gzip: {e}")))?;
+            gunzip(object, bytes, &mut plain)?;
             &plain
         } else {
             bytes
@@ -650,20 +710,47 @@ impl Objects {
         location: &Path,
         stats: &mut ObjectStats,
     ) -> Result<bool, IngestError> {
-        let Some((bytes, signature)) = self.get(location, 0, 0)? else {
-            return Ok(false);
+        let (bytes, signature) = match self.get(location, 0, 0) {
+            Ok(Some(got)) => got,
+            Ok(None) => return Ok(false),
+            Err(e) if e.class() == Class::Permanent => {
+                let object = format!("{}/{location}", self.url.store);
+                self.set_aside(out, &object, 0, &[], &e.to_string(), stats)?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
         };
         stats.objects += 1;
         stats.bytes += bytes.len() as u64;
         let object = format!("{}/{location}", self.url.store);
+        let set_aside = |e: IngestError| match e {
+            e @ IngestError::Corrupt { .. } => Ok(e),
+            other => Err(other),
+        };
         if is_cloudtrail_digest(location.as_ref()) {
-            self.send_digest(out, &object, &bytes, signature.as_deref())?;
-            stats.records += 1;
+            match self.send_digest(out, &object, &bytes, signature.as_deref()) {
+                Ok(()) => stats.records += 1,
+                Err(e) => {
+                    let e = set_aside(e)?;
+                    self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
+                }
+            }
             return Ok(true);
         }
+        let input = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut plain = Vec::new();
+            if let Err(e) = gunzip(&object, &bytes, &mut plain) {
+                let e = set_aside(e)?;
+                self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
+                return Ok(true);
+            }
+            Bytes::from(plain)
+        } else {
+            bytes
+        };
         let read = ingest_reader(
             &object,
-            std::io::Cursor::new(bytes),
+            std::io::Cursor::new(input),
             self.source,
             out,
             self.max_record,
@@ -673,6 +760,18 @@ impl Objects {
         stats.rejected += read.rejected;
         Ok(true)
     }
+}
+
+/// Decompresses a whole gzip object into `plain`; one that is not valid
+/// gzip is [`IngestError::Corrupt`] (it fails the same way each time).
+fn gunzip(object: &str, bytes: &[u8], plain: &mut Vec<u8>) -> Result<(), IngestError> {
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(plain)
+        .map(|_| ())
+        .map_err(|e| IngestError::Corrupt {
+            object: object.to_owned(),
+            reason: format!("not gzip: {e}"),
+        })
 }
 
 /// Whether `key` is a CloudTrail digest file.

@@ -28,7 +28,7 @@ impl Api for Okta {
             .config
             .since
             .clone()
-            .unwrap_or_else(|| crate::poll::ms_rfc3339(crate::raw::now_ms()));
+            .unwrap_or_else(|| crate::poll::ms_rfc3339(auditfed_platform::clock::now_ms()));
         let next = format!(
             "{}/api/v1/logs?since={}&sortOrder=ASCENDING&limit={}",
             self.config.url.trim_end_matches('/'),

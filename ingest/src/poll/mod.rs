@@ -25,8 +25,9 @@ use serde_json::{Value, json};
 
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::raw::{RawRecord, now_ms};
+use crate::raw::RawRecord;
 use crate::split::{Framing, Piece, split};
+use auditfed_platform::clock::now_ms;
 
 /// An HTTP answer.
 pub struct Response {

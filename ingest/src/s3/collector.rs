@@ -13,11 +13,14 @@ use std::time::{Duration, Instant};
 use object_store::path::Path;
 use serde_json::json;
 
+use auditfed_platform::clock::now_ms;
+use auditfed_platform::store::amazon_s3;
+use auditfed_platform::{Class, Classify};
+
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::objects::store::amazon_s3;
 use crate::objects::{ObjectStats, Objects};
-use crate::raw::{RawRecord, now_ms};
+use crate::raw::RawRecord;
 
 use super::sqs::{Queue, announced, credentials_of};
 
@@ -31,9 +34,8 @@ pub fn notified(
     stop: &AtomicBool,
     idle: Option<Duration>,
 ) -> Result<ObjectStats, IngestError> {
-    let (s3, region) =
-        amazon_s3(&objects.url.store, &objects.config.options).map_err(IngestError::Io)?;
-    let queue = Queue::new(queue, &region, credentials_of(&s3)).map_err(IngestError::Io)?;
+    let (s3, region) = amazon_s3(&objects.url.store, &objects.config.options)?;
+    let queue = Queue::new(queue, &region, credentials_of(&s3)).map_err(IngestError::Config)?;
     let bucket = objects.url.bucket().to_owned();
     let prefix = objects.url.prefix.clone();
     let mut stats = ObjectStats::default();
@@ -56,8 +58,8 @@ pub fn notified(
                 failures += 1;
                 out.counters().error();
                 // A queue that does not exist or refuses us will not heal by itself.
-                if failures >= 5 || e.contains("check sqs_queue_url") {
-                    return Err(IngestError::Io(e));
+                if failures >= 5 || e.class() == Class::Fatal {
+                    return Err(e);
                 }
                 eprintln!("auditfed: {e}; retrying");
                 std::thread::sleep(Duration::from_secs(u64::from(failures)));
@@ -135,7 +137,7 @@ pub fn notified(
                 match objects.read_whole(out, &location, &mut stats) {
                     Ok(_) => out.advance(&mark, json!({ "etag": etag, "at": now_ms() })),
                     // Left in the queue: it comes back after its visibility timeout.
-                    Err(e @ IngestError::Io(_)) => {
+                    Err(e) if e.is_store() && e.class() != Class::Fatal => {
                         out.counters().error();
                         eprintln!("auditfed: {e}; the message stays in the queue");
                         read_all = false;

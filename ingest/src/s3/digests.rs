@@ -19,6 +19,8 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
+use auditfed_platform::PlatformError;
+
 use crate::IngestError;
 use crate::upstream::{AwsPublicKeys, CloudTrailDigest, UpstreamIntegrity, log_file_integrity};
 
@@ -159,8 +161,11 @@ fn read_folder(
     runtime: &tokio::runtime::Runtime,
     folder: &str,
 ) -> Result<Vec<Digest>, IngestError> {
-    let prefix = Path::parse(folder).map_err(|e| IngestError::Io(format!("{folder}: {e}")))?;
-    let err = |what: String| move |e: object_store::Error| IngestError::Io(format!("{what}: {e}"));
+    let prefix = Path::parse(folder).map_err(|e| IngestError::Corrupt {
+        object: folder.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let err = |what: String| move |e: object_store::Error| PlatformError::store(what)(e);
     let metas: Vec<ObjectMeta> = runtime
         .block_on(store.list(Some(&prefix)).try_collect())
         .map_err(err(format!("cannot list {folder}/")))?;

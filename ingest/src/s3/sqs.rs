@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use object_store::aws::AwsCredentialProvider;
+
+use crate::IngestError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -78,12 +80,12 @@ impl Queue {
         })
     }
 
-    async fn call(&self, action: &str, body: serde_json::Value) -> Result<Vec<u8>, String> {
+    async fn call(&self, action: &str, body: serde_json::Value) -> Result<Vec<u8>, IngestError> {
         let credential = self
             .credentials
             .get_credential()
             .await
-            .map_err(|e| format!("AWS credentials: {e}"))?;
+            .map_err(|e| IngestError::Io(format!("AWS credentials: {e}")))?;
         let credentials = Credentials {
             key_id: credential.key_id.clone(),
             secret: credential.secret_key.clone(),
@@ -120,12 +122,12 @@ impl Queue {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("SQS {action} {}: {e}", self.url))?;
+            .map_err(|e| IngestError::Io(format!("SQS {action} {}: {e}", self.url)))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| format!("SQS {action} {}: {e}", self.url))?;
+            .map_err(|e| IngestError::Io(format!("SQS {action} {}: {e}", self.url)))?;
         if !status.is_success() {
             let error: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let kind = error["__type"]
@@ -138,38 +140,49 @@ impl Queue {
                 .as_str()
                 .or(error["Message"].as_str())
                 .unwrap_or("");
-            let hint = match kind {
+            // A queue that does not exist will not heal by itself: fatal.
+            let (hint, fatal) = match kind {
                 "QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue" => {
-                    ": check sqs_queue_url"
+                    (": check sqs_queue_url", true)
                 }
-                "AccessDenied" | "AccessDeniedException" => {
-                    ": the credentials need sqs:ReceiveMessage and sqs:DeleteMessage on the queue"
-                }
-                _ => "",
+                "AccessDenied" | "AccessDeniedException" => (
+                    ": the credentials need sqs:ReceiveMessage and sqs:DeleteMessage on the queue",
+                    false,
+                ),
+                _ => ("", false),
             };
-            return Err(format!(
+            let message = format!(
                 "SQS {action} {}: HTTP {status} {kind} {message}{hint}",
                 self.url
-            ));
+            );
+            return Err(if fatal {
+                IngestError::Config(message)
+            } else {
+                IngestError::Io(message)
+            });
         }
         Ok(bytes.to_vec())
     }
 
     /// Up to 10 messages, waiting up to `wait_secs` for the first.
-    pub async fn receive(&self, wait_secs: u32) -> Result<Vec<Message>, String> {
+    pub async fn receive(&self, wait_secs: u32) -> Result<Vec<Message>, IngestError> {
         let bytes = self
             .call(
                 "ReceiveMessage",
                 json!({ "QueueUrl": self.url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": wait_secs }),
             )
             .await?;
-        let received: Received = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("SQS ReceiveMessage {}: unexpected answer: {e}", self.url))?;
+        let received: Received = serde_json::from_slice(&bytes).map_err(|e| {
+            IngestError::Io(format!(
+                "SQS ReceiveMessage {}: unexpected answer: {e}",
+                self.url
+            ))
+        })?;
         Ok(received.messages)
     }
 
     /// Deletes these messages (10 per call).
-    pub async fn delete(&self, handles: &[String]) -> Result<(), String> {
+    pub async fn delete(&self, handles: &[String]) -> Result<(), IngestError> {
         for chunk in handles.chunks(10) {
             let entries: Vec<_> = chunk
                 .iter()

@@ -22,7 +22,8 @@ use auditfed_schemas::SourceType;
 use super::config::SyslogConfig;
 use crate::IngestError;
 use crate::collect::Collecting;
-use crate::raw::{RawRecord, now_ms};
+use crate::raw::RawRecord;
+use auditfed_platform::clock::now_ms;
 
 /// What a run received.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -29,7 +29,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use auditfed_ingest::kafka::Kafka;
+use auditfed_platform::clock::now_ms;
+use auditfed_platform::kafka::Kafka;
+use auditfed_platform::kafka::consume::group_member;
+use auditfed_platform::kafka::produce::{flush_now, send_blocking, transactional_producer};
+use auditfed_platform::{Class, Classify, PlatformError};
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::NormalizeConfig;
 use auditfed_schemas::seal::Signer;
@@ -48,6 +52,10 @@ use crate::sealer::{Sealer, SealerConfig};
 /// Errors that stop the service.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// Kafka failed in a way the service's own retries did not fix
+    /// (fenced, unreachable, misconfigured).
+    #[error("kafka: {0}")]
+    Platform(#[from] PlatformError),
     /// Kafka failed in a way a retry does not fix (fenced, unreachable, misconfigured).
     #[error("kafka: {0}")]
     Kafka(String),
@@ -57,6 +65,15 @@ pub enum ServiceError {
     /// Sealing failed (signing key).
     #[error("sealing: {0}")]
     Seal(String),
+}
+
+impl Classify for ServiceError {
+    fn class(&self) -> Class {
+        match self {
+            ServiceError::Platform(e) => e.class(),
+            ServiceError::Kafka(_) | ServiceError::State(_) | ServiceError::Seal(_) => Class::Fatal,
+        }
+    }
 }
 
 /// What a run did, for logs and tests.
@@ -184,33 +201,17 @@ impl Normalizer {
             move |e: KafkaError| ServiceError::Kafka(format!("{what}: {e}"))
         };
         let group_id = config.group_id(kafka.topics());
-        let consumer: BaseConsumer<RebalanceLog> = kafka
-            .client_config()
-            .set("group.id", &group_id)
-            // Static membership (KIP-345): a restarted instance takes its
-            // partitions back at once instead of waiting out the session.
-            .set("group.instance.id", instance_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .set("max.poll.interval.ms", "300000")
-            .create_with_context(RebalanceLog::default())
-            .map_err(kerr("consumer"))?;
-        let producer: BaseProducer = kafka
-            .client_config()
-            .set("transactional.id", format!("{group_id}-{instance_id}"))
-            .set(
+        let consumer: BaseConsumer<RebalanceLog> =
+            group_member(kafka, &group_id, instance_id, RebalanceLog::default())?;
+        let producer = transactional_producer(
+            kafka,
+            &format!("{group_id}-{instance_id}"),
+            &[(
                 "transaction.timeout.ms",
                 config.transaction_timeout_ms.to_string(),
-            )
-            .set("compression.type", "zstd")
-            .set("linger.ms", "5")
-            .create()
-            .map_err(kerr("producer"))?;
-        producer
-            .init_transactions(KAFKA_TIMEOUT)
-            .map_err(kerr("init_transactions"))?;
+            )],
+            KAFKA_TIMEOUT,
+        )?;
         let sources: HashMap<String, SourceType> = config
             .source_types()
             .into_iter()
@@ -626,7 +627,7 @@ impl Normalizer {
         // commit_transaction flushes first with rdkafka's flush, which sleeps
         // out 100 ms poll slices: drained here in 1 ms slices, that flush
         // finds nothing to wait for. A timeout is reported by the commit.
-        let _ = auditfed_ingest::kafka::flush_now(&self.producer, KAFKA_TIMEOUT);
+        let _ = flush_now(&self.producer, KAFKA_TIMEOUT);
         self.producer
             .commit_transaction(KAFKA_TIMEOUT)
             .map_err(|e| classify("commit_transaction", e))
@@ -638,20 +639,8 @@ impl Normalizer {
         self.send_record(record)
     }
 
-    fn send_record(&self, mut record: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((
-                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                    r,
-                )) => {
-                    record = r;
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
+    fn send_record(&self, record: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+        send_blocking(&self.producer, record)
     }
 }
 
@@ -679,10 +668,4 @@ fn stored_of(chain: &Chain) -> StoredChain {
 /// The chain id of an input partition.
 pub fn chain_id(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

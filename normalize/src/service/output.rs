@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
-use auditfed_ingest::kafka::headers;
+use auditfed_platform::kafka::headers;
 use auditfed_schemas::seal::SealError;
 use auditfed_schemas::{SourceMeta, SourceType};
 use rdkafka::message::{Header, OwnedHeaders};

@@ -7,13 +7,12 @@
 //! new owner of a partition resumes exactly where the last committed
 //! transaction ended: no gap, no duplicate, no fork.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Duration;
 
-use auditfed_ingest::kafka::Kafka;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use auditfed_platform::kafka::Kafka;
+use auditfed_platform::kafka::consume::{BoundedReader, End};
+use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 
 use super::ServiceError;
@@ -33,100 +32,44 @@ pub struct StoredChain {
 }
 
 /// Reads the latest committed record of each of `chains` (read_committed, to
-/// the end of the topic as it was when called).
+/// the end of the topic as it was when called: an open transaction of
+/// another instance is waited for).
 pub fn load(
     kafka: &Kafka,
     chains: &[String],
     timeout: Duration,
 ) -> Result<HashMap<String, StoredChain>, ServiceError> {
     let topic = kafka.topics().chain_state();
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", "auditfed-chain-state-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .map_err(|e| ServiceError::Kafka(format!("state reader: {e}")))?;
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), timeout)
-        .map_err(|e| ServiceError::Kafka(format!("metadata of {topic}: {e}")))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-        .unwrap_or_default();
-    let mut ends = BTreeMap::new();
-    let mut tpl = TopicPartitionList::new();
-    for p in &partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(&topic, *p, timeout)
-            .map_err(|e| ServiceError::Kafka(format!("watermarks of {topic}/{p}: {e}")))?;
-        if high > low {
-            ends.insert(*p, high);
-            tpl.add_partition_offset(&topic, *p, Offset::Beginning)
-                .map_err(|e| ServiceError::Kafka(e.to_string()))?;
-        }
-    }
+    let reader = BoundedReader::open(
+        kafka,
+        &topic,
+        "auditfed-chain-state-reader",
+        None,
+        End::HighWatermark,
+    )?;
     let mut found: HashMap<String, StoredChain> = HashMap::new();
-    if ends.is_empty() {
-        return Ok(found);
-    }
-    consumer
-        .assign(&tpl)
-        .map_err(|e| ServiceError::Kafka(format!("assign {topic}: {e}")))?;
-    let deadline = Instant::now() + timeout;
-    // A partition is read once the position reached its end offset as it was at
-    // the start: open transactions of other instances are waited for.
-    while !ends.is_empty() {
-        if Instant::now() > deadline {
-            return Err(ServiceError::Kafka(format!(
-                "reading {topic}: not at its end after {timeout:?} (an open transaction of another instance?)"
-            )));
+    reader.for_each(timeout, |m| {
+        let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+        if !chains.iter().any(|c| c.as_str() == key) {
+            return Ok(());
         }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-                if chains.iter().any(|c| c.as_str() == key) {
-                    match m.payload() {
-                        Some(bytes) => {
-                            let stored: StoredChain =
-                                serde_json::from_slice(bytes).map_err(|e| {
-                                    ServiceError::State(format!(
-                                        "{topic}/{}@{}: chain state of {key} unreadable: {e}",
-                                        m.partition(),
-                                        m.offset()
-                                    ))
-                                })?;
-                            found.insert(key.into_owned(), stored);
-                        }
-                        // A tombstone: the chain was reset by an operator.
-                        None => {
-                            found.remove(key.as_ref());
-                        }
-                    }
-                }
-                if let Some(end) = ends.get(&m.partition())
-                    && m.offset() + 1 >= *end
-                {
-                    ends.remove(&m.partition());
-                }
+        match m.payload() {
+            Some(bytes) => {
+                let stored: StoredChain = serde_json::from_slice(bytes).map_err(|e| {
+                    ServiceError::State(format!(
+                        "{topic}/{}@{}: chain state of {key} unreadable: {e}",
+                        m.partition(),
+                        m.offset()
+                    ))
+                })?;
+                found.insert(key.into_owned(), stored);
             }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-            Some(Err(e)) => return Err(ServiceError::Kafka(format!("reading {topic}: {e}"))),
-        }
-        // Transaction markers occupy offsets after the last record: the
-        // consumer's position passes them without a message.
-        if let Ok(positions) = consumer.position() {
-            for e in positions.elements() {
-                if let Offset::Offset(pos) = e.offset()
-                    && ends.get(&e.partition()).is_some_and(|end| pos >= *end)
-                {
-                    ends.remove(&e.partition());
-                }
+            // A tombstone: the chain was reset by an operator.
+            None => {
+                found.remove(key.as_ref());
             }
         }
-    }
+        Ok::<(), ServiceError>(())
+    })?;
     Ok(found)
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use auditfed_ingest::kafka::{Kafka, headers};
+use auditfed_platform::kafka::{Kafka, headers};
 use auditfed_schemas::config::KafkaConfig;
 use auditfed_sinks::config::BatchConfig;
 use auditfed_sinks::driver::{Driver, OutgoingEvent, Service};

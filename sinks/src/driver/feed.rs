@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use auditfed_ingest::kafka::{Kafka, headers};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use auditfed_platform::kafka::consume::{BoundedReader, End, Read, group_member};
+use auditfed_platform::kafka::{Kafka, headers};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -72,16 +73,12 @@ impl GroupFeed {
     /// Joins `<prefix>.sink.<name>` as static member `instance_id`.
     pub fn join(kafka: &Kafka, sink: &str, instance_id: &str) -> Result<GroupFeed, SinkError> {
         let topics = kafka.topics();
-        let consumer: BaseConsumer = kafka
-            .client_config()
-            .set("group.id", topics.sink_group(sink))
-            .set("group.instance.id", instance_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .map_err(kafka_error)?;
+        let consumer: BaseConsumer = group_member(
+            kafka,
+            &topics.sink_group(sink),
+            instance_id,
+            DefaultConsumerContext,
+        )?;
         consumer
             .subscribe(&[&topics.events()])
             .map_err(kafka_error)?;
@@ -155,9 +152,7 @@ impl Feed for GroupFeed {
 /// runs to the end each partition had when the replay started (a late
 /// event of the range may have been sealed long after `to`).
 pub struct RangeFeed {
-    consumer: BaseConsumer,
-    /// Partition → offset to stop before.
-    until: BTreeMap<i32, i64>,
+    reader: BoundedReader,
     from_ms: i64,
     to_ms: Option<i64>,
 }
@@ -170,63 +165,17 @@ impl RangeFeed {
     /// Opens the range `[from_ms, to_ms)` (epoch ms; no `to`: until now).
     pub fn open(kafka: &Kafka, from_ms: i64, to_ms: Option<i64>) -> Result<RangeFeed, SinkError> {
         let topic = kafka.topics().events();
-        let consumer: BaseConsumer = kafka
-            .client_config()
-            .set("group.id", format!("{topic}.replay"))
-            .set("enable.auto.commit", "false")
-            // Transaction markers sit after the last event: the end of a
-            // partition is known by EOF, not by reaching the watermark.
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .create()
-            .map_err(kafka_error)?;
-        let timeout = Duration::from_secs(30);
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), timeout)
-            .map_err(kafka_error)?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
-            return Err(SinkError::Kafka(format!("topic {topic} has no partitions")));
-        }
-        let mut wanted = TopicPartitionList::new();
-        let mut until = BTreeMap::new();
-        for &p in &partitions {
-            let (_, high) = consumer
-                .fetch_watermarks(&topic, p, timeout)
-                .map_err(kafka_error)?;
-            if high > 0 {
-                until.insert(p, high);
-            }
-            wanted
-                .add_partition_offset(&topic, p, Offset::Offset(from_ms - CLOCK_SKEW_MS))
-                .map_err(kafka_error)?;
-        }
-        let start = consumer
-            .offsets_for_times(wanted, timeout)
-            .map_err(kafka_error)?;
-        let mut assignment = TopicPartitionList::new();
-        for element in start.elements() {
-            let partition = element.partition();
-            match element.offset() {
-                Offset::Offset(o) if until.get(&partition).is_some_and(|&end| o < end) => {
-                    assignment
-                        .add_partition_offset(&topic, partition, Offset::Offset(o))
-                        .map_err(kafka_error)?;
-                }
-                // Nothing written at or after `from` there.
-                _ => {
-                    until.remove(&partition);
-                }
-            }
-        }
-        consumer.assign(&assignment).map_err(kafka_error)?;
+        // Transaction markers sit after the last event: the end of a
+        // partition is its last stable offset, not the watermark.
+        let reader = BoundedReader::open(
+            kafka,
+            &topic,
+            &format!("{topic}.replay"),
+            Some(from_ms - CLOCK_SKEW_MS),
+            End::Stable,
+        )?;
         Ok(RangeFeed {
-            consumer,
-            until,
+            reader,
             from_ms,
             to_ms,
         })
@@ -237,29 +186,12 @@ impl Feed for RangeFeed {
     fn poll(&mut self, timeout: Duration) -> Result<Polled, SinkError> {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.until.is_empty() {
-                return Ok(Polled::End);
-            }
             let left = deadline.saturating_duration_since(Instant::now());
-            let message = match self.consumer.poll(left) {
-                None => return Ok(Polled::Idle),
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
-                    self.until.remove(&partition);
-                    continue;
-                }
-                Some(Err(e)) => return Err(kafka_error(e)),
-                Some(Ok(message)) => message,
+            let message = match self.reader.next(left)? {
+                Read::End => return Ok(Polled::End),
+                Read::Idle => return Ok(Polled::Idle),
+                Read::Record(message) => message,
             };
-            let partition = message.partition();
-            let Some(&end) = self.until.get(&partition) else {
-                continue;
-            };
-            if message.offset() + 1 >= end {
-                self.until.remove(&partition);
-            }
-            if message.offset() >= end {
-                continue;
-            }
             let event = outgoing(&message)?;
             if event.time_ms >= self.from_ms && self.to_ms.is_none_or(|to| event.time_ms < to) {
                 return Ok(Polled::Event(event));

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use auditfed_platform::backoff::Backoff;
+
 use super::{Failure, Outcome, OutgoingEvent, Service};
 use crate::SinkError;
 
@@ -111,19 +113,18 @@ pub(super) async fn pause(
     Ok(())
 }
 
-/// Half of `min(100 ms × 2^attempt, cap)` plus up to as much again at
-/// random ("equal jitter"), never shorter than the SIEM's `Retry-After`.
+/// The platform's schedule from 100 ms up to `max_backoff_ms`, never
+/// shorter than the SIEM's `Retry-After`.
 pub(super) fn backoff(attempt: u32, failure: &Failure, max_backoff_ms: u64) -> Duration {
-    let cap = max_backoff_ms.max(1);
-    let exp = 100u64.saturating_mul(1 << attempt.min(20)).min(cap);
-    let jitter = super::random_u64() % (exp / 2 + 1);
-    let wait = Duration::from_millis(exp / 2 + jitter);
-    match failure {
-        Failure::Retry {
-            after: Some(after), ..
-        } => wait.max(*after),
-        _ => wait,
-    }
+    let schedule = Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(max_backoff_ms),
+    );
+    let server = match failure {
+        Failure::Retry { after, .. } => *after,
+        _ => None,
+    };
+    schedule.delay(attempt, server)
 }
 
 #[cfg(test)]

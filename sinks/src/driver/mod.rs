@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use auditfed_ingest::kafka::Kafka;
+use auditfed_platform::kafka::Kafka;
 
 pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, Polled, RangeFeed};
 
@@ -448,19 +448,17 @@ impl<S: Service> Driver<S> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-pub(crate) fn random_u64() -> u64 {
-    use rand_core::RngCore;
-    rand_core::OsRng.next_u64()
+/// A SIEM's `Retry-After` (seconds or an HTTP date), when it sent one.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auditfed_platform::backoff::retry_after)
 }
 
 /// A random (version 4) GUID: HEC's data channel, a request id.
 pub(crate) fn guid() -> String {
+    use auditfed_platform::backoff::random_u64;
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&random_u64().to_le_bytes());
     b[8..].copy_from_slice(&random_u64().to_le_bytes());

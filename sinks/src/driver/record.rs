@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use auditfed_ingest::kafka::{Kafka, headers};
+use auditfed_platform::kafka::produce::{flush_now, send_blocking};
+use auditfed_platform::kafka::{Kafka, headers};
 use rdkafka::ClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
@@ -73,7 +74,7 @@ impl Recorder {
         mode: &str,
         stats: &mut Stats,
     ) -> Result<(), SinkError> {
-        let now = super::now_ms();
+        let now = auditfed_platform::clock::now_ms();
         let sink = &self.sink;
         for (event, outcome) in outcomes {
             let mut receipt = serde_json::json!({
@@ -108,7 +109,7 @@ impl Recorder {
                     .payload(payload.as_bytes()),
             )?;
         }
-        auditfed_ingest::kafka::flush_now(&self.producer, Duration::from_secs(60))
+        flush_now(&self.producer, Duration::from_secs(60))
             .map_err(|e| SinkError::Kafka(format!("receipts not written: {e}")))?;
         if self.deliveries.failed.swap(0, Ordering::Relaxed) > 0 {
             let first = self
@@ -142,22 +143,8 @@ impl Recorder {
         )
     }
 
-    fn send(&self, mut record: BaseRecord<'_, [u8], [u8], ()>) -> Result<(), SinkError> {
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    r,
-                )) => {
-                    record = r;
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(SinkError::Kafka(e.to_string())),
-            }
-        }
+    fn send(&self, record: BaseRecord<'_, [u8], [u8], ()>) -> Result<(), SinkError> {
+        send_blocking(&self.producer, record).map_err(|e| SinkError::Kafka(e.to_string()))
     }
 }
 

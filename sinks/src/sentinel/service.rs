@@ -187,7 +187,7 @@ impl SentinelService {
                 after: None,
             })?;
         let status = response.status();
-        let after = retry_after(response.headers());
+        let after = crate::driver::retry_after(response.headers());
         let code = response
             .headers()
             .get("x-ms-error-code")
@@ -309,15 +309,6 @@ impl Service for SentinelService {
         }
         Ok(ids.join(" "))
     }
-}
-
-/// `Retry-After` in seconds, when present.
-pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get("Retry-After")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ impl TokenSource {
                 after: None,
             })?;
         let status = response.status();
-        let retry_after = super::service::retry_after(response.headers());
+        let retry_after = crate::driver::retry_after(response.headers());
         let bytes = response.bytes().await.unwrap_or_default();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if status.is_success() {

@@ -114,12 +114,7 @@ impl SplunkService {
                 after: None,
             })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::driver::retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
         Ok((status, retry_after, text))
     }

@@ -21,6 +21,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 
+use crate::error::PlatformError;
+
 /// A URL split into its store and the prefix inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreUrl {
@@ -35,25 +37,27 @@ pub struct StoreUrl {
 impl StoreUrl {
     /// Parses `s3://bucket/prefix`, `gs://…`, `az://…` (also `s3a`,
     /// `abfs`, `abfss`).
-    pub fn parse(url: &str) -> Result<StoreUrl, String> {
+    pub fn parse(url: &str) -> Result<StoreUrl, PlatformError> {
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(format!(
+            return Err(PlatformError::Config(format!(
                 "{url:?}: expected a URL: s3://bucket/prefix, gs://…, az://container/prefix or file:///dir"
-            ));
+            )));
         };
         let scheme = match scheme {
             "s3" | "s3a" => "s3",
             "gs" => "gs",
             "az" | "abfs" | "abfss" => "az",
             other => {
-                return Err(format!(
+                return Err(PlatformError::Config(format!(
                     "{url:?}: unsupported scheme `{other}` (expected s3://, gs:// or az://)"
-                ));
+                )));
             }
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(format!("{url:?}: no bucket or container"));
+            return Err(PlatformError::Config(format!(
+                "{url:?}: no bucket or container"
+            )));
         }
         Ok(StoreUrl {
             scheme: scheme.to_owned(),
@@ -72,7 +76,7 @@ impl StoreUrl {
 pub fn amazon_s3(
     store: &str,
     options: &BTreeMap<String, String>,
-) -> Result<(AmazonS3, String), String> {
+) -> Result<(AmazonS3, String), PlatformError> {
     let mut builder = AmazonS3Builder::from_env().with_url(store);
     for (key, value) in options {
         let key = AmazonS3ConfigKey::from_str(key).map_err(|_| unknown(key, "aws_"))?;
@@ -81,23 +85,25 @@ pub fn amazon_s3(
     let region = builder
         .get_config_value(&AmazonS3ConfigKey::Region)
         .unwrap_or_else(|| "us-east-1".to_owned());
-    let s3 = builder.build().map_err(|e| format!("{store}: {e}"))?;
+    let s3 = builder
+        .build()
+        .map_err(|e| PlatformError::Config(format!("{store}: {e}")))?;
     Ok((s3, region))
 }
 
-fn unknown(key: &str, family: &str) -> String {
-    format!(
+fn unknown(key: &str, family: &str) -> PlatformError {
+    PlatformError::Config(format!(
         "{key:?}: not an object_store option of this store (keys start with {family}, e.g. {family}endpoint)"
-    )
+    ))
 }
 
 /// The store behind `url` (its prefix is not applied: callers list under it).
 pub fn open_store(
     url: &StoreUrl,
     options: &BTreeMap<String, String>,
-) -> Result<Arc<dyn ObjectStore>, String> {
+) -> Result<Arc<dyn ObjectStore>, PlatformError> {
     let store = &url.store;
-    let err = |e: object_store::Error| format!("{store}: {e}");
+    let err = |e: object_store::Error| PlatformError::Config(format!("{store}: {e}"));
     Ok(match url.scheme.as_str() {
         "s3" => Arc::new(amazon_s3(store, options)?.0),
         // from_env reads every GOOGLE_* key, GOOGLE_BASE_URL included.
@@ -117,7 +123,11 @@ pub fn open_store(
             }
             Arc::new(builder.build().map_err(err)?)
         }
-        other => return Err(format!("{store}: no object store for scheme {other}")),
+        other => {
+            return Err(PlatformError::Config(format!(
+                "{store}: no object store for scheme {other}"
+            )));
+        }
     })
 }
 
@@ -151,7 +161,7 @@ mod tests {
     fn unknown_options_are_named() {
         let url = StoreUrl::parse("s3://b").unwrap();
         let options = BTreeMap::from([("aws_endpoit".to_owned(), "http://x".to_owned())]);
-        let err = open_store(&url, &options).err().unwrap();
+        let err = open_store(&url, &options).err().unwrap().to_string();
         assert!(err.contains("aws_endpoit"), "{err}");
     }
 }

@@ -22,7 +22,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
-use crate::IngestError;
+use crate::error::{Class, PlatformError};
+
+pub mod consume;
+pub mod produce;
+
+pub use produce::flush_now;
 
 /// Header names of auditfed's Kafka records.
 pub mod headers {
@@ -91,11 +96,10 @@ impl std::fmt::Debug for Kafka {
 
 impl Kafka {
     /// Connects per `[kafka]`: starts the mock cluster for `embedded`.
-    pub fn connect(config: &KafkaConfig) -> Result<Kafka, IngestError> {
+    pub fn connect(config: &KafkaConfig) -> Result<Kafka, PlatformError> {
         let (bootstrap, embedded) = if config.bootstrap == "embedded" {
-            let cluster = MockCluster::new(1).map_err(|e| {
-                IngestError::Kafka(format!("cannot start the embedded cluster: {e}"))
-            })?;
+            let cluster = MockCluster::new(1)
+                .map_err(PlatformError::kafka("cannot start the embedded cluster"))?;
             (cluster.bootstrap_servers(), Some(Rc::new(cluster)))
         } else {
             (config.bootstrap.clone(), None)
@@ -185,29 +189,33 @@ impl Kafka {
     /// existing ones: a compacted topic that is not compacted, or a log
     /// topic that is (compaction would delete events), is an error; fewer
     /// partitions or replicas than configured are reported as warnings.
-    pub fn ensure_topics(&self) -> Result<Vec<String>, IngestError> {
+    pub fn ensure_topics(&self) -> Result<Vec<String>, PlatformError> {
         if let Some(cluster) = &self.embedded {
             // The mock cluster has no CreateTopics API; it creates them directly.
             for (name, _) in self.all_topics() {
                 cluster
                     .create_topic(&name, self.partitions, 1)
-                    .map_err(|e| {
-                        IngestError::Kafka(format!("embedded cluster: topic {name}: {e}"))
-                    })?;
+                    .map_err(PlatformError::kafka(format!(
+                        "embedded cluster: topic {name}"
+                    )))?;
             }
             return Ok(Vec::new());
         }
         let admin: AdminClient<DefaultClientContext> = self
             .client_config()
             .create()
-            .map_err(|e| IngestError::Kafka(format!("cannot create an admin client: {e}")))?;
+            .map_err(PlatformError::kafka("cannot create an admin client"))?;
         let timeout = Duration::from_secs(30);
-        let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| {
-            IngestError::Kafka(format!(
-                "cannot reach Kafka at {}: {e} (is the broker running? `scripts/kafka.sh start`)",
-                self.bootstrap
-            ))
-        })?;
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, timeout)
+            .map_err(|e| PlatformError::Cluster {
+                message: format!(
+                    "cannot reach Kafka at {}: {e} (is the broker running? `scripts/kafka.sh start`)",
+                    self.bootstrap
+                ),
+                class: Class::Transient,
+            })?;
         let existing: BTreeMap<String, (usize, usize)> = metadata
             .topics()
             .iter()
@@ -224,14 +232,17 @@ impl Kafka {
         let mut warnings = Vec::new();
         if !missing.is_empty() {
             if !self.create_topics {
-                return Err(IngestError::Kafka(format!(
-                    "missing topics: {} (create them, or set kafka.create_topics = true)",
-                    missing
-                        .iter()
-                        .map(|(n, _)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(PlatformError::Cluster {
+                    message: format!(
+                        "missing topics: {} (create them, or set kafka.create_topics = true)",
+                        missing
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    class: Class::Fatal,
+                });
             }
             let new: Vec<NewTopic<'_>> = missing
                 .iter()
@@ -252,14 +263,15 @@ impl Kafka {
                 })
                 .collect();
             let results = block_on(admin.create_topics(&new, &AdminOptions::new()))
-                .map_err(|e| IngestError::Kafka(format!("cannot create topics: {e}")))?;
+                .map_err(PlatformError::kafka("cannot create topics"))?;
             for r in results {
                 if let Err((name, code)) = r
                     && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
                 {
-                    return Err(IngestError::Kafka(format!(
-                        "cannot create topic {name}: {code}"
-                    )));
+                    return Err(PlatformError::Kafka {
+                        what: format!("cannot create topic {name}"),
+                        source: rdkafka::error::KafkaError::AdminOp(code),
+                    });
                 }
             }
         }
@@ -274,10 +286,11 @@ impl Kafka {
                 .map(|(n, _)| ResourceSpecifier::Topic(n))
                 .collect();
             let configs = block_on(admin.describe_configs(&specs, &AdminOptions::new()))
-                .map_err(|e| IngestError::Kafka(format!("cannot describe topics: {e}")))?;
+                .map_err(PlatformError::kafka("cannot describe topics"))?;
             for ((name, role), config) in present.iter().zip(configs) {
-                let config = config.map_err(|e| {
-                    IngestError::Kafka(format!("cannot describe topic {name}: {e}"))
+                let config = config.map_err(|code| PlatformError::Kafka {
+                    what: format!("cannot describe topic {name}"),
+                    source: rdkafka::error::KafkaError::AdminOp(code),
                 })?;
                 let policy = config
                     .get("cleanup.policy")
@@ -286,14 +299,20 @@ impl Kafka {
                 let compacted = policy.split(',').any(|p| p.trim() == "compact");
                 match role {
                     TopicRole::Compacted if !compacted => {
-                        return Err(IngestError::Kafka(format!(
-                            "topic {name} has cleanup.policy={policy}: it must be compacted (cleanup.policy=compact)"
-                        )));
+                        return Err(PlatformError::Cluster {
+                            message: format!(
+                                "topic {name} has cleanup.policy={policy}: it must be compacted (cleanup.policy=compact)"
+                            ),
+                            class: Class::Fatal,
+                        });
                     }
                     TopicRole::Log if compacted => {
-                        return Err(IngestError::Kafka(format!(
-                            "topic {name} has cleanup.policy={policy}: compaction would delete records of an append-only topic"
-                        )));
+                        return Err(PlatformError::Cluster {
+                            message: format!(
+                                "topic {name} has cleanup.policy={policy}: compaction would delete records of an append-only topic"
+                            ),
+                            class: Class::Fatal,
+                        });
                     }
                     _ => {}
                 }
@@ -319,26 +338,4 @@ impl Kafka {
 /// Runs an admin future to completion on this thread.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     futures_executor::block_on(f)
-}
-
-/// Waits until `producer` has no message in flight, serving its delivery
-/// reports as they come. rdkafka's `Producer::flush` sleeps out whole
-/// 100 ms poll slices, so each flush took at least 100 ms (measured on the
-/// sinks' receipts: 100.0 to 102.7 ms per batch); this polls in 1 ms slices.
-pub fn flush_now<C: rdkafka::producer::ProducerContext>(
-    producer: &rdkafka::producer::BaseProducer<C>,
-    timeout: std::time::Duration,
-) -> Result<(), String> {
-    use rdkafka::producer::Producer;
-    let deadline = std::time::Instant::now() + timeout;
-    while producer.in_flight_count() > 0 {
-        if std::time::Instant::now() >= deadline {
-            return Err(format!(
-                "{} message(s) still unacknowledged after {timeout:?}",
-                producer.in_flight_count()
-            ));
-        }
-        producer.poll(std::time::Duration::from_millis(1));
-    }
-    Ok(())
 }
