@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    cli::init_logging(args.log_format);
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -2,7 +2,8 @@
 own SDK or API (not auditfed's object_store code), and inspects SQS queues.
 
     collector_objects.py s3-put ENDPOINT BUCKET DIR          every file under DIR, key = its path in DIR
-                                                             (a file NAME.meta.json beside NAME holds its user metadata)
+                                                             (a file NAME.meta.json beside NAME holds its user metadata,
+                                                             and "__storage_class" its storage class)
     collector_objects.py s3-queue ENDPOINT BUCKET QUEUE      creates QUEUE, sends BUCKET's ObjectCreated events to it;
                                                              prints the queue URL
     collector_objects.py sqs-send ENDPOINT QUEUE_URL FILE    one message, FILE's text as the body
@@ -46,8 +47,12 @@ def s3_put(endpoint, bucket, root):
             if os.path.exists(path + ".meta.json"):
                 with open(path + ".meta.json") as f:
                     meta = json.load(f)
+            extra = {}
+            # Not metadata: the object's storage class (GLACIER: archived, unreadable until restored).
+            if "__storage_class" in meta:
+                extra["StorageClass"] = meta.pop("__storage_class")
             with open(path, "rb") as f:
-                s3.put_object(Bucket=bucket, Key=key, Body=f.read(), Metadata=meta)
+                s3.put_object(Bucket=bucket, Key=key, Body=f.read(), Metadata=meta, **extra)
 
 
 def s3_queue(endpoint, bucket, queue):

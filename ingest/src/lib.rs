@@ -4,14 +4,31 @@
 //! Kafka (`<prefix>.raw.<source>`), rejected bytes into the dead-letter
 //! topic with the reason.
 //!
+//! Kafka itself (the connection, topics, producers and consumers) is the
+//! platform layer's: `auditfed_platform::kafka`.
+//!
 //! - [`raw`]: [`raw::RawProducer`], the idempotent producer collectors use.
 //! - [`split`]: one record per source event from a stream of any size.
 //! - [`mod@file`]: `auditfed ingest file`, and the `file` collector that
 //!   follows growing files.
 //! - [`objects`]: audit-log objects in buckets, the engine of the `s3`
 //!   ([`s3`]: also SQS notifications), `gcs` and `azure_blob` collectors.
+//! - [`http`]: the HTTPS receiver (Kubernetes audit webhook, any JSON
+//!   sender), answering 200 only after the Kafka commit; [`tls`]: the
+//!   receivers' TLS (server certificates, client CAs).
+//! - [`syslog`]: RFC 5424 and RFC 3164 over UDP, TCP and TLS.
+//! - [`eventhubs`]: Azure Event Hubs through its Kafka endpoint.
+//! - [`okta`], [`github`]: the SaaS audit-log pollers, on the shared loop
+//!   of [`poll`] (rate limits, retries, coverage rows).
+//! - [`upstream`]: AWS CloudTrail log file validation (signed digests),
+//!   the source's own integrity evidence.
+//! - [`collectors`]: the `[collectors.<name>]` tables of `auditfed.toml`
+//!   and the collector each one builds.
 //! - [`collect`]: what collectors share: records, dead letters and cursor
 //!   moves in one Kafka transaction; [`metrics`]: their counters.
+//!
+//! Errors are [`IngestError`]s; [`Classify`] says whether one is transient
+//! (retried), permanent for its object (dead-lettered) or fatal.
 //!
 //! ```no_run
 //! use auditfed_platform::kafka::Kafka;

@@ -1,7 +1,8 @@
 //! # auditfed-normalize
 //!
-//! Pure mappers from source audit logs to OCSF 1.8.0 events: no I/O, no
-//! clock, no randomness. The same bytes and [`SourceMeta`] always give the
+//! Mappers from source audit logs to OCSF 1.8.0 events, the sealer and
+//! the normalizer service. The mappers are pure: no I/O, no clock, no
+//! randomness. The same bytes and [`SourceMeta`] always give the
 //! same events, which is what makes the hash chain of a later stage
 //! reproducible when a topic is replayed.
 //!
@@ -38,11 +39,16 @@
 //! and the collector's metadata. Source fields the mapper does not place in
 //! an OCSF attribute are kept under `unmapped`, never dropped.
 //!
+//! [`detect`] tells the source from a record's content (`--source auto`).
+//!
 //! Also here, because they run where events are produced:
 //! - [`sealer`]: puts each event of a chain into the hash chain and writes
 //!   signed checkpoints (docs/integrity.md);
 //! - [`upstream`]: validates AWS CloudTrail digest files, the source's own
-//!   integrity evidence, and yields the verdict recorded on each event.
+//!   integrity evidence, and yields the verdict recorded on each event;
+//! - [`service`]: the normalizer service (`auditfed run normalize`), the
+//!   one part with I/O: raw topics in, mapped and sealed events out, in
+//!   Kafka transactions (exactly once). The mappers it calls stay pure.
 
 #![forbid(unsafe_code)]
 

@@ -197,7 +197,7 @@ impl Archiver {
                     let m = m.detach();
                     self.take(&m)?;
                 }
-                Some(Err(e)) => eprintln!("auditfed archive: consumer: {e} (retrying)"),
+                Some(Err(e)) => tracing::warn!(error = %e, "archiver consumer failed; retrying"),
                 None => {
                     // Idle counts from when partitions are assigned, not from the start.
                     if !self.consumer.assignment().is_ok_and(|a| a.count() > 0) {
@@ -402,7 +402,7 @@ impl Archiver {
             Ok(()) => Ok(()),
             // Partitions moved to another instance: it re-reads from the last commit.
             Err(e) => {
-                eprintln!("auditfed archive: offset commit: {e} (will retry)");
+                tracing::warn!(error = %e, "archiver offset commit failed; retried with the next batch");
                 Ok(())
             }
         }

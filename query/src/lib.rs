@@ -1,18 +1,28 @@
 //! # auditfed-query
 //!
-//! The archive side of auditfed:
+//! The archive side of auditfed: sealed events as Parquet on any object
+//! store, proven complete and unaltered, and answered in SQL.
 //!
-//! - [`store`]: an archive as a set of files (local directory today; the
-//!   object-store backends plug in behind the same trait);
+//! - [`store`]: an archive as a set of `/`-separated files (the
+//!   [`store::ArchiveStore`] trait; a local directory by default);
+//! - [`object`]: archives on S3, GCS and Azure Blob behind the same trait;
 //! - [`writer`]: sealed events and checkpoints written in the archive layout
 //!   of `auditfed_schemas::archive::layout` (zstd Parquet);
+//! - [`archiver`]: `auditfed run archive`, the Kafka consumer that writes
+//!   `<prefix>.events` and `<prefix>.seals` into an archive, exactly once;
+//! - [`blocks`]: side tables (JSON rows of a topic as Parquet blocks, apart
+//!   from the archive), with [`receipts`] (the sinks' delivery receipts)
+//!   and [`coverage`] (what the API pollers fetched) built on them;
 //! - [`verify`]: the verifier that proves an archive complete and unaltered,
 //!   or locates every change (docs/integrity.md);
 //! - [`proof`]: inclusion-proof bundles for single events, checked offline
-//!   by `auditfed_schemas::seal::InclusionProof::verify`.
-//!
-//! SQL (DataFusion), the PostgreSQL wire server, proofs and reports come with
-//! issues 3 and 5.
+//!   by `auditfed_schemas::seal::InclusionProof::verify`;
+//! - [`sql`]: SQL over one or more archives with DataFusion (`auditfed
+//!   sql`), the `events` table and the audit views;
+//! - [`pg`]: the PostgreSQL wire-protocol server (`auditfed serve sql`)
+//!   for psql and BI tools;
+//! - [`replay`]: the sealed events of archives between two times, streamed
+//!   batch by batch (`auditfed replay --source archive`).
 
 #![forbid(unsafe_code)]
 

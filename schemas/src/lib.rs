@@ -11,7 +11,11 @@
 //!   and its file layout ([`archive::layout`]);
 //! - [`seal`]: the integrity format of docs/integrity.md — canonical event
 //!   encoding, leaf and chain hashes, RFC 6962 Merkle trees, checkpoints as
-//!   signed notes, Ed25519 keys and keyrings.
+//!   signed notes, Ed25519 keys and keyrings;
+//! - [`config`]: `auditfed.toml`, the one configuration file every service
+//!   reads, with errors that name the file, the key and what was expected;
+//! - [`hmac`]: HMAC-SHA256, the one keyed hash (SigV4 signing, the egress
+//!   policy's pseudonyms).
 //!
 //! The vendored OCSF 1.8.0 schema files under `ocsf/1.8.0/` are the
 //! reference the tests check every emitted event against.

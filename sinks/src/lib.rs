@@ -35,7 +35,10 @@
 //! ```
 //!
 //! Sinks: [`splunk`] (HTTP Event Collector with indexer acknowledgements)
-//! and [`sentinel`] (Azure Monitor Logs Ingestion API, ASIM tables).
+//! and [`sentinel`] (Azure Monitor Logs Ingestion API, ASIM tables), each
+//! configured by its `[sinks.<name>]` table ([`config`]); [`policy`] is
+//! the per-sink egress filter (which events may leave, which fields leave
+//! dropped or pseudonymised).
 
 #![forbid(unsafe_code)]
 

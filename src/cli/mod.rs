@@ -26,6 +26,39 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How services write their diagnostics to stderr: `text` for people,
+    /// `json` (one object per line, with fields and spans) for log
+    /// shippers. `RUST_LOG` filters them (default `info`, e.g.
+    /// `RUST_LOG=auditfed_ingest=debug`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The format of diagnostics (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event: time, level, where, message, fields.
+    Text,
+    /// One JSON object per line: timestamp, level, target, fields, spans.
+    Json,
+}
+
+/// Routes the library crates' `tracing` diagnostics to stderr in `format`.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,8 @@ use super::verify::archive_dir;
 /// Arguments of `auditfed prove`.
 #[derive(Debug, clap::Args)]
 pub struct ProveArgs {
-    /// The archive: a directory, or a file:// URL.
+    /// The archive: a directory, or a file://, s3://, gs:// or az:// URL
+    /// (credentials from the environment, see docs/archive.md).
     #[arg(long)]
     archive: String,
     /// The event: its `metadata.uid`, or `chain:seq`.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use auditfed_platform::clock::now_ms;
 use auditfed_query::replay::ArchivedEvents;
 use auditfed_sinks::SinkError;
 use auditfed_sinks::driver::{EventsFeed, Feed, OutgoingEvent, RangeFeed};
@@ -106,12 +107,6 @@ fn parse_time(text: &str) -> Result<i64, String> {
     Err(format!(
         "{text:?}: expected RFC 3339 (2026-11-27T08:00:00Z) or a date (2026-11-27)"
     ))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use auditfed_schemas::seal::{SignedNote, format_time};
 /// Arguments of `auditfed verify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The archive: a directory, or a file:// URL.
+    /// The archive: a directory, or a file://, s3://, gs:// or az:// URL
+    /// (credentials from the environment, see docs/archive.md).
     #[arg(long)]
     archive: String,
     /// The keyring of pinned public keys (as written by `auditfed keygen`).
@@ -82,7 +83,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     })
 }
 
-/// The archive named by `--archive`: a directory or a file:// URL.
 /// Opens `--archive`: a directory, `file://`, `s3://`, `gs://` or `az://` URL.
 pub fn archive_dir(archive: &str) -> Result<Arc<dyn ArchiveStore>, String> {
     let location = Location::parse(archive).map_err(|e| format!("--archive {archive}: {e}"))?;

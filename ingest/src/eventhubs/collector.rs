@@ -129,7 +129,7 @@ pub fn consume(
             Some(Err(KafkaError::PartitionEOF(_))) | None => {}
             Some(Err(e)) => {
                 out.counters().error();
-                eprintln!("auditfed: event hub {hub}: {e}");
+                tracing::warn!(hub = %hub, error = %e, "event hub consumer failed; retrying");
             }
         }
         let due = first.is_some_and(|f| f.elapsed() >= batch_time)

@@ -177,10 +177,11 @@ fn resume(
                 read_any |= catch_up(out, key, path, identity, meta, since, lines, stats)?;
             } else {
                 out.counters().error();
-                eprintln!(
-                    "auditfed: {key}: the file last read (inode {}) is gone (deleted or compressed?): lines written to it after offset {} may be missing",
-                    identity.1,
-                    at(c, "offset")
+                tracing::warn!(
+                    file = %key,
+                    inode = identity.1,
+                    offset = at(c, "offset"),
+                    "the file last read is gone (deleted or compressed?): lines written to it after this offset may be missing"
                 );
             }
             stats.rotations += 1;

@@ -109,11 +109,8 @@ pub fn receive(
         .set_nonblocking(true)
         .map_err(|e| io(e.to_string()))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "auditfed: receiving on {scheme}://{}{}",
-        listener.local_addr().map_err(|e| io(e.to_string()))?,
-        config.path
-    );
+    let local = listener.local_addr().map_err(|e| io(e.to_string()))?;
+    tracing::info!(listen = %format!("{scheme}://{local}{}", config.path), "http receiving");
     let (jobs, queue) = sync_channel::<Job>(config.queue_requests);
     let shared = Shared {
         config,
@@ -155,7 +152,7 @@ pub fn receive(
                         std::thread::sleep(Duration::from_millis(20))
                     }
                     Err(e) => {
-                        eprintln!("auditfed: http accept: {e}");
+                        tracing::warn!(error = %e, "http accept failed");
                         std::thread::sleep(TICK);
                     }
                 }
@@ -290,7 +287,7 @@ fn serve(conn: Box<dyn Conn>, peer: &str, shared: &Shared<'_>) {
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) => {
                     if e.kind() == ErrorKind::InvalidData {
-                        eprintln!("auditfed: http {peer}: TLS: {e}");
+                        tracing::warn!(peer = %peer, error = %e, "http TLS handshake failed");
                     }
                     return;
                 }

@@ -228,10 +228,7 @@ impl Objects {
                 // here: it is dead-lettered and passed, see `read_or_set_aside`.)
                 Err(e) if e.is_store() && e.class() != Class::Fatal && !backfill => {
                     out.counters().error();
-                    eprintln!(
-                        "auditfed: {}: {e}; retrying at the next pass",
-                        self.url.store
-                    );
+                    tracing::warn!(store = %self.url.store, error = %e, "store failed; retrying at the next pass");
                 }
                 Err(e) => return Err(e),
             }
@@ -332,12 +329,7 @@ impl Objects {
             out.advance(&key, serde_json::to_value(&cursor).expect("cursor"));
         }
         if let Some(p) = &mut progress {
-            let (records, secs) = p.finish();
-            eprintln!(
-                "auditfed: backfill of {}: {records} records in {secs:.1} s ({:.0} records/s)",
-                self.config.url,
-                records as f64 / secs.max(1e-3)
-            );
+            p.finish(&self.config.url);
         }
         out.counters().set_lag(0);
         Ok(PassEnd::Done)
@@ -460,9 +452,12 @@ impl Objects {
                 from = meta.size; // before start_date: passed over, never read
             }
             if meta.size < from {
-                eprintln!(
-                    "auditfed: {}/{name}: shrank from {from} to {} bytes since it was read; only bytes written from now on are read",
-                    self.url.store, meta.size
+                tracing::warn!(
+                    store = %self.url.store,
+                    key = %name,
+                    read = from,
+                    size = meta.size,
+                    "object shrank since it was read; only bytes written from now on are read"
                 );
                 from = meta.size;
             }
@@ -512,7 +507,7 @@ impl Objects {
         reason: &str,
         stats: &mut ObjectStats,
     ) -> Result<(), IngestError> {
-        eprintln!("auditfed: {object}: {reason}; sent to the dead-letter topic");
+        tracing::warn!(object, reason, "object set aside in the dead-letter topic");
         stats.rejected += 1;
         out.dead_letter(
             &RawRecord {
@@ -573,7 +568,7 @@ impl Objects {
                 Check::Hold => return Ok((item.from, 0)),
                 Check::Read(verdict, why) => {
                     if let Some(why) = why {
-                        eprintln!("auditfed: {object}: upstream integrity {verdict:?}: {why}");
+                        tracing::warn!(object = %object, verdict = ?verdict, why = %why, "upstream integrity not verified");
                     }
                     verdict
                 }
@@ -662,10 +657,7 @@ impl Objects {
         match got {
             Ok(got) => Ok(Some(got)),
             Err(object_store::Error::NotFound { .. }) => {
-                eprintln!(
-                    "auditfed: {}/{location}: deleted before it was read",
-                    self.url.store
-                );
+                tracing::info!(store = %self.url.store, key = %location, "object deleted before it was read");
                 Ok(None)
             }
             Err(e) => Err(self.store_error(&format!("cannot read {location}"), e)),

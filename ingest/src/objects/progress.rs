@@ -48,10 +48,25 @@ impl Progress {
         }
     }
 
-    /// The final line; returns (records, seconds).
-    pub fn finish(&mut self) -> (u64, f64) {
+    /// The final bar and a summary line naming `what` (both for the person
+    /// watching); returns (records, seconds).
+    pub fn finish(&mut self, what: &str) -> (u64, f64) {
         self.draw(true);
-        (self.records, self.started.elapsed().as_secs_f64())
+        let (records, secs) = (self.records, self.started.elapsed().as_secs_f64());
+        let rate = records as f64 / secs.max(1e-3);
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "auditfed: backfill of {what}: {records} records in {secs:.1} s ({rate:.0} records/s)"
+        );
+        tracing::info!(
+            url = what,
+            records,
+            secs,
+            records_per_sec = rate,
+            "backfill done"
+        );
+        (records, secs)
     }
 
     fn draw(&mut self, last: bool) {

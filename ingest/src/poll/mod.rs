@@ -27,6 +27,7 @@ use crate::IngestError;
 use crate::collect::Collecting;
 use crate::raw::RawRecord;
 use crate::split::{Framing, Piece, split};
+use auditfed_platform::backoff::{Backoff, retry_after, sleep_unless};
 use auditfed_platform::clock::now_ms;
 
 /// An HTTP answer.
@@ -159,13 +160,12 @@ pub fn poll(
         .map_err(|e| IngestError::Io(e.to_string()))?;
     let object = api.object();
     let mut stats = PollStats::default();
-    let mut backoff = Duration::from_secs(1);
+    // Failed requests: 1-2 s, doubling up to 30-60 s, jittered.
+    let schedule = Backoff::new(Duration::from_secs(2), Duration::from_secs(60));
+    let mut failures = 0u32;
     let mut last_records = Instant::now();
     let sleep = |d: Duration| {
-        let until = Instant::now() + d;
-        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-        }
+        sleep_unless(d, stop);
     };
     while !stop.load(Ordering::Relaxed) {
         let cursor = out.cursor("api").cloned().unwrap_or_else(|| api.initial());
@@ -193,18 +193,16 @@ pub fn poll(
             Ok(r) => r,
             Err(e) => {
                 out.counters().error();
-                eprintln!("auditfed: {object}: {e}; retrying in {backoff:?}");
+                let backoff = schedule.delay(failures, None);
+                failures += 1;
+                tracing::warn!(api = %object, error = %e, retry_in = ?backoff, "request failed; retrying");
                 sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
             }
         };
         if let Some(wait) = rate_limited(&response) {
             stats.throttled += 1;
-            eprintln!(
-                "auditfed: {object}: rate limited (HTTP {}); waiting {wait:?}",
-                response.status
-            );
+            tracing::info!(api = %object, status = response.status, wait = ?wait, "rate limited; waiting");
             sleep(wait);
             continue;
         }
@@ -223,19 +221,18 @@ pub fn poll(
             }
             status => {
                 out.counters().error();
-                eprintln!(
-                    "auditfed: {object}: HTTP {status} {}; retrying in {backoff:?}",
-                    String::from_utf8_lossy(&response.body)
-                        .chars()
-                        .take(300)
-                        .collect::<String>()
-                );
+                let backoff = schedule.delay(failures, None);
+                failures += 1;
+                let body: String = String::from_utf8_lossy(&response.body)
+                    .chars()
+                    .take(300)
+                    .collect();
+                tracing::warn!(api = %object, status, body = %body, retry_in = ?backoff, "API refused the request; retrying");
                 sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
             }
         }
-        backoff = Duration::from_secs(1);
+        failures = 0;
         let page = records_of(&response.body, |v| api.fields(v));
         let (next, page, more) = api.advance(&cursor, &response, page);
         let seq = cursor["seq"].as_u64().unwrap_or(0);
@@ -315,10 +312,7 @@ fn reset_wait(response: &Response) -> Option<Duration> {
     let reset = response
         .number("x-rate-limit-reset")
         .or_else(|| response.number("x-ratelimit-reset"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
+    let now = (now_ms() / 1000).max(0) as u64;
     // One second over: resets are whole seconds.
     Some(Duration::from_secs(reset.saturating_sub(now) + 1))
 }
@@ -335,8 +329,10 @@ fn rate_limited(response: &Response) -> Option<Duration> {
         return None;
     }
     let wait = response
-        .number("retry-after")
-        .map(|s| Duration::from_secs(s.max(1)))
+        .headers
+        .get("retry-after")
+        .and_then(|v| retry_after(v))
+        .map(|d| d.max(Duration::from_secs(1)))
         .or_else(|| reset_wait(response))
         .unwrap_or(Duration::from_secs(60));
     Some(wait.min(Duration::from_secs(3600)))

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use object_store::path::Path;
 use serde_json::json;
 
+use auditfed_platform::backoff::{Backoff, sleep_unless};
 use auditfed_platform::clock::now_ms;
 use auditfed_platform::store::amazon_s3;
 use auditfed_platform::{Class, Classify};
@@ -25,6 +26,8 @@ use crate::raw::RawRecord;
 use super::sqs::{Queue, announced, credentials_of};
 
 const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+/// Between failed receives (the fifth in a row stops the collector).
+const RECEIVE_BACKOFF: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(16));
 
 /// Receives notifications from `queue` until `stop` (or idle for `idle`).
 pub fn notified(
@@ -61,8 +64,8 @@ pub fn notified(
                 if failures >= 5 || e.class() == Class::Fatal {
                     return Err(e);
                 }
-                eprintln!("auditfed: {e}; retrying");
-                std::thread::sleep(Duration::from_secs(u64::from(failures)));
+                tracing::warn!(error = %e, failures, "SQS receive failed; retrying");
+                sleep_unless(RECEIVE_BACKOFF.delay(failures - 1, None), stop);
                 continue;
             }
         };
@@ -139,7 +142,7 @@ pub fn notified(
                     // Left in the queue: it comes back after its visibility timeout.
                     Err(e) if e.is_store() && e.class() != Class::Fatal => {
                         out.counters().error();
-                        eprintln!("auditfed: {e}; the message stays in the queue");
+                        tracing::warn!(error = %e, "object not read; its message stays in the queue");
                         read_all = false;
                         break;
                     }
@@ -154,7 +157,7 @@ pub fn notified(
         if let Err(e) = objects.runtime.block_on(queue.delete(&handled)) {
             // The marks make their redelivery harmless.
             out.counters().error();
-            eprintln!("auditfed: {e}");
+            tracing::warn!(error = %e, "SQS messages not deleted (their marks make redelivery harmless)");
         }
     }
     out.commit()?;

@@ -187,10 +187,7 @@ fn read_folder(
                 .read_to_end(&mut plain)
                 .is_err()
             {
-                eprintln!(
-                    "auditfed: {}: digest is not valid gzip; ignored",
-                    meta.location
-                );
+                tracing::warn!(digest = %meta.location, "digest is not valid gzip; ignored for verification");
                 continue;
             }
         } else {
@@ -202,7 +199,9 @@ fn read_folder(
                 bytes: plain,
                 signature,
             }),
-            Err(e) => eprintln!("auditfed: {}: {e}; ignored", meta.location),
+            Err(e) => {
+                tracing::warn!(digest = %meta.location, error = %e, "digest unreadable; ignored for verification")
+            }
         }
     }
     Ok(digests)

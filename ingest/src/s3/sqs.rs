@@ -199,11 +199,11 @@ impl Queue {
                 serde_json::from_slice(&bytes).unwrap_or(Deleted { failed: vec![] });
             if !deleted.failed.is_empty() {
                 // Redelivered later and recognised as read: no duplicate, only noise.
-                eprintln!(
-                    "auditfed: SQS {}: {} message(s) not deleted: {}",
-                    self.url,
-                    deleted.failed.len(),
-                    serde_json::Value::Array(deleted.failed)
+                tracing::warn!(
+                    queue = %self.url,
+                    messages = deleted.failed.len(),
+                    failed = %serde_json::Value::Array(deleted.failed),
+                    "SQS messages not deleted"
                 );
             }
         }

@@ -61,10 +61,8 @@ pub fn receive(
             socket
                 .set_read_timeout(Some(POLL))
                 .map_err(|e| io(listen, e))?;
-            eprintln!(
-                "auditfed: syslog on udp://{}",
-                socket.local_addr().map_err(|e| io(listen, e))?
-            );
+            let address = socket.local_addr().map_err(|e| io(listen, e))?;
+            tracing::info!(listen = %format!("udp://{address}"), "syslog receiving");
             Some(socket)
         }
         None => None,
@@ -76,10 +74,8 @@ pub fn receive(
             };
             let listener = TcpListener::bind(address).map_err(|e| io(address, e))?;
             listener.set_nonblocking(true).map_err(|e| io(address, e))?;
-            eprintln!(
-                "auditfed: syslog on {scheme}://{}",
-                listener.local_addr().map_err(|e| io(address, e))?
-            );
+            let local = listener.local_addr().map_err(|e| io(address, e))?;
+            tracing::info!(listen = %format!("{scheme}://{local}"), "syslog receiving");
             Ok(Some(listener))
         };
     let tcp = listen(&config.tcp, "tcp")?;
@@ -142,7 +138,7 @@ pub fn receive(
                                         let _ = std::io::Write::flush(&mut tls);
                                     }
                                     Some(Err(e)) => {
-                                        eprintln!("auditfed: syslog {object}: TLS: {e}")
+                                        tracing::warn!(peer = %object, error = %e, "syslog TLS handshake failed")
                                     }
                                 }
                                 open.fetch_sub(1, Ordering::Relaxed);
@@ -154,7 +150,7 @@ pub fn receive(
                             std::thread::sleep(Duration::from_millis(20))
                         }
                         Err(e) => {
-                            eprintln!("auditfed: syslog {scheme} accept: {e}");
+                            tracing::warn!(scheme, error = %e, "syslog accept failed");
                             std::thread::sleep(POLL);
                         }
                     }
@@ -261,7 +257,7 @@ fn read_udp(socket: &UdpSocket, max: usize, tx: &SyncSender<Message>, stop: &Ato
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => {
-                eprintln!("auditfed: syslog udp: {e}");
+                tracing::warn!(error = %e, "syslog udp receive failed");
                 std::thread::sleep(POLL);
             }
         }
@@ -302,10 +298,7 @@ fn read_tcp(
                 .ok()
                 .and_then(|t| t.parse::<usize>().ok())
             else {
-                eprintln!(
-                    "auditfed: syslog {object}: bad octet count {:?}: closing",
-                    String::from_utf8_lossy(&len)
-                );
+                tracing::warn!(peer = %object, count = %String::from_utf8_lossy(&len), "syslog bad octet count: closing");
                 return;
             };
             if n > max {
@@ -314,9 +307,7 @@ fn read_tcp(
                 let mut m = bounded(object.to_owned(), seq, &head, max);
                 m.too_long = Some(n);
                 let _ = tx.send(m);
-                eprintln!(
-                    "auditfed: syslog {object}: frame of {n} bytes over max_message_bytes: closing"
-                );
+                tracing::warn!(peer = %object, bytes = n, "syslog frame over max_message_bytes: closing");
                 return;
             }
             let mut body = vec![0u8; n];

@@ -267,14 +267,14 @@ impl Normalizer {
             if last_report.elapsed() >= Duration::from_secs(10) {
                 last_report = Instant::now();
                 let secs = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "auditfed normalize: {} records, {} events ({:.0}/s), {} checkpoints, {} dead letters, {} chains",
-                    self.stats.records,
-                    self.stats.events,
-                    self.stats.events as f64 / secs,
-                    self.stats.checkpoints,
-                    self.stats.dead_letters,
-                    self.chains.len()
+                tracing::info!(
+                    records = self.stats.records,
+                    events = self.stats.events,
+                    events_per_sec = (self.stats.events as f64 / secs).round(),
+                    checkpoints = self.stats.checkpoints,
+                    dead_letters = self.stats.dead_letters,
+                    chains = self.chains.len(),
+                    "normalizer progress"
                 );
             }
             let repositioned = self.load_new_chains()?;
@@ -334,7 +334,7 @@ impl Normalizer {
         {
             return;
         }
-        eprintln!("auditfed normalize: {message}");
+        tracing::warn!(problem = %message, "normalizer retrying");
         self.last_warning = Some((message, now));
     }
 
@@ -409,9 +409,11 @@ impl Normalizer {
                     {
                         // Offsets and state are committed together; they can only
                         // differ if offsets expired or were reset by hand.
-                        eprintln!(
-                            "auditfed normalize: {id}: committed offset {c} differs from the chain state's {}; resuming from the chain state",
-                            s.next_offset
+                        tracing::warn!(
+                            chain = %id,
+                            committed_offset = c,
+                            chain_state_offset = s.next_offset,
+                            "committed offset differs from the chain state's; resuming from the chain state"
                         );
                     }
                     s.clone()
@@ -434,9 +436,11 @@ impl Normalizer {
             )
             .map_err(|e| ServiceError::State(format!("{id}: {e}")))?;
             if stored.state.last_seq > 0 || stored.next_offset > 0 {
-                eprintln!(
-                    "auditfed normalize: {id}: resuming at input offset {} after seq {}",
-                    stored.next_offset, stored.state.last_seq
+                tracing::info!(
+                    chain = %id,
+                    input_offset = stored.next_offset,
+                    after_seq = stored.state.last_seq,
+                    "chain resumed"
                 );
             }
             // Position the consumer where the chain continues.
@@ -486,13 +490,12 @@ impl Normalizer {
             if raw.offset > chain.next_offset {
                 // Records deleted by the raw topic's retention before they were
                 // normalized: lost upstream of the chain, and said so.
-                eprintln!(
-                    "auditfed normalize: {}/{}: raw offsets {}..{} are gone (retention?); continuing at {}",
-                    raw.topic,
-                    raw.partition,
-                    chain.next_offset,
-                    raw.offset - 1,
-                    raw.offset
+                tracing::warn!(
+                    topic = %raw.topic,
+                    partition = raw.partition,
+                    first_missing = chain.next_offset,
+                    last_missing = raw.offset - 1,
+                    "raw offsets are gone (retention?); continuing after them"
                 );
             }
             chain.next_offset = raw.offset + 1;
@@ -539,9 +542,7 @@ impl Normalizer {
                 Ok(())
             }
             Err(TxnFailure::Abortable(why)) => {
-                eprintln!(
-                    "auditfed normalize: transaction aborted ({why}); rolling back to the committed state"
-                );
+                tracing::warn!(reason = %why, "transaction aborted; rolling back to the committed state");
                 self.stats.aborted += 1;
                 let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
                 self.roll_back()

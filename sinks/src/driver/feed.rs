@@ -95,7 +95,7 @@ impl Feed for GroupFeed {
         match self.consumer.poll(timeout) {
             None => Ok(Polled::Idle),
             Some(Err(e)) => {
-                eprintln!("auditfed sink: consumer: {e} (retrying)");
+                tracing::warn!(error = %e, "sink consumer failed; retrying");
                 Ok(Polled::Idle)
             }
             Some(Ok(message)) => outgoing(&message).map(Polled::Event),
@@ -118,7 +118,7 @@ impl Feed for GroupFeed {
         if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
             // Delivered and receipted; after a rebalance the new owner
             // delivers these again (counted as duplicates by the receipts).
-            eprintln!("auditfed sink: commit failed: {e}");
+            tracing::warn!(error = %e, "sink offset commit failed; a new owner delivers these again");
         }
         Ok(())
     }

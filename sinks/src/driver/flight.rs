@@ -78,10 +78,12 @@ pub(super) async fn fly<S: Service>(
                 Err(failure @ Failure::Retry { .. }) => {
                     landed.retries += 1;
                     if attempt % 10 == 0 {
-                        eprintln!(
-                            "auditfed sink {sink}: attempt {} of a batch of {} failed: {failure:?} (retrying)",
-                            attempt + 1,
-                            part.len()
+                        tracing::warn!(
+                            sink = %sink,
+                            attempt = attempt + 1,
+                            events = part.len(),
+                            failure = ?failure,
+                            "delivery attempt failed; retrying"
                         );
                     }
                     pause(attempt, &failure, max_backoff_ms, &stop).await?;

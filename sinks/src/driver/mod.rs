@@ -295,7 +295,7 @@ impl<S: Service> Driver<S> {
                     });
                 }
                 Err(failure) => {
-                    eprintln!("auditfed sink {}: not healthy yet: {failure:?}", self.name);
+                    tracing::warn!(sink = %self.name, failure = ?failure, "SIEM not healthy yet");
                     self.runtime.block_on(flight::pause(
                         attempt,
                         &failure,
