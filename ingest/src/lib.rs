@@ -24,6 +24,8 @@
 //!   the source's own integrity evidence.
 //! - [`collectors`]: the `[collectors.<name>]` tables of `auditfed.toml`
 //!   and the collector each one builds.
+//! - [`service`]: `auditfed run ingest`, the selected collectors on their
+//!   own threads.
 //! - [`collect`]: what collectors share: records, dead letters and cursor
 //!   moves in one Kafka transaction; [`metrics`]: their counters.
 //!
@@ -60,6 +62,7 @@ pub mod okta;
 pub mod poll;
 pub mod raw;
 pub mod s3;
+pub mod service;
 pub mod split;
 pub mod syslog;
 pub mod tls;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use auditfed_platform::kafka::consume::group_member;
 use auditfed_platform::kafka::{Kafka, headers};
 use auditfed_schemas::archive::layout::CheckpointFile;
+use auditfed_schemas::config::ArchiveConfig;
 use auditfed_schemas::ocsf::Event;
 use auditfed_schemas::seal::{Checkpoint, Hash, SignedNote};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
@@ -39,6 +40,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use crate::QueryError;
 use crate::blocks::SideTable;
 use crate::coverage::CoverageBlocks;
+use crate::object::Location;
 use crate::receipts::ReceiptBlocks;
 use crate::store::ArchiveStore;
 use crate::writer::{SealedRow, write_checkpoint, write_rows};
@@ -139,6 +141,39 @@ impl Archiver {
             stats: ArchiveStats::default(),
             side: Vec::new(),
         })
+    }
+
+    /// The archiver of `[archive]`: the archive at `archive.path` (a local
+    /// directory is created, so that `auditfed sql` finds an empty archive
+    /// before the first event), and the receipts and coverage side tables
+    /// when their paths are set. Errors name the key.
+    pub fn from_config(kafka: &Kafka, config: &ArchiveConfig) -> Result<Archiver, QueryError> {
+        let location = Location::parse(&config.path.to_string_lossy())
+            .map_err(|e| QueryError::Store(format!("`archive.path`: {e}")))?;
+        if let Location::Local(dir) = &location {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| QueryError::Store(format!("`archive.path` {}: {e}", dir.display())))?;
+        }
+        let options = ArchiverOptions {
+            group_id: config.group_id(kafka.topics()),
+            instance_id: config.instance_id(),
+            file_max_rows: config.file_max_rows,
+        };
+        let mut archiver = Archiver::new(kafka, location.open()?, options)?;
+        let side = |key: &str, path: &str| {
+            Location::parse(path)
+                .and_then(|l| l.open())
+                .map_err(|e| QueryError::Store(format!("`archive.{key}`: {e}")))
+        };
+        if let Some(receipts) = &config.receipts_path {
+            archiver = archiver.with_receipts(kafka, side("receipts_path", receipts)?)?;
+            tracing::info!(topic = %kafka.topics().receipts(), into = %receipts, "archiving receipts");
+        }
+        if let Some(coverage) = &config.coverage_path {
+            archiver = archiver.with_coverage(kafka, side("coverage_path", coverage)?)?;
+            tracing::info!(topic = %kafka.topics().coverage(), into = %coverage, "archiving coverage");
+        }
+        Ok(archiver)
     }
 
     /// Also writes the sinks' delivery receipts (`<prefix>.receipts`) to

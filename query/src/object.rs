@@ -70,6 +70,18 @@ impl Location {
         Ok(Some(store))
     }
 
+    /// Opens an existing archive to read (verify, prove): `spec` as for
+    /// [`Location::parse`]; a local directory must exist.
+    pub fn open_existing(spec: &str) -> Result<Arc<dyn ArchiveStore>, QueryError> {
+        let location = Location::parse(spec)?;
+        if let Location::Local(root) = &location
+            && !root.is_dir()
+        {
+            return Err(QueryError::NotFound("not a directory".into()));
+        }
+        location.open()
+    }
+
     /// Opens the archive for the writer and the verifier.
     pub fn open(&self) -> Result<Arc<dyn ArchiveStore>, QueryError> {
         match self {

@@ -38,7 +38,8 @@
 //! and [`sentinel`] (Azure Monitor Logs Ingestion API, ASIM tables), each
 //! configured by its `[sinks.<name>]` table ([`config`]); [`policy`] is
 //! the per-sink egress filter (which events may leave, which fields leave
-//! dropped or pseudonymised).
+//! dropped or pseudonymised). [`service`] builds each configured sink and
+//! runs it (`auditfed run sinks`, `auditfed replay`).
 
 #![forbid(unsafe_code)]
 
@@ -46,6 +47,7 @@ pub mod config;
 pub mod driver;
 pub mod policy;
 pub mod sentinel;
+pub mod service;
 pub mod splunk;
 
 /// Errors that stop a sink. Everything retryable is retried by the driver

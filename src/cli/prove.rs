@@ -1,12 +1,12 @@
 //! `auditfed prove` and `auditfed verify-proof`: single-event inclusion proofs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use auditfed_query::proof::{EventSelector, prove};
 use auditfed_schemas::seal::{InclusionProof, Keyring};
 
-use super::verify::archive_dir;
+use auditfed_query::object::Location;
 
 /// Arguments of `auditfed prove`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,8 @@ pub struct VerifyProofArgs {
 }
 
 pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
-    let store = archive_dir(&args.archive)?;
+    let store = Location::open_existing(&args.archive)
+        .map_err(|e| format!("--archive {}: {e}", args.archive))?;
     let proof =
         prove(store.as_ref(), &EventSelector::parse(&args.event)).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&proof).map_err(|e| e.to_string())? + "\n";
@@ -54,7 +55,7 @@ pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
 }
 
 pub fn run_verify_proof(args: VerifyProofArgs) -> Result<ExitCode, String> {
-    let keyring = read_keyring(&args.keys)?;
+    let keyring = Keyring::load(&args.keys).map_err(|e| format!("--keys: {e}"))?;
     let text =
         std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let proof: InclusionProof = serde_json::from_str(&text)
@@ -77,17 +78,4 @@ pub fn run_verify_proof(args: VerifyProofArgs) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-pub fn read_keyring(path: &Path) -> Result<Keyring, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("--keys {}: {e}", path.display()))?;
-    let keyring = Keyring::parse(&text).map_err(|e| format!("--keys {}: {e}", path.display()))?;
-    if keyring.keys().is_empty() {
-        return Err(format!(
-            "--keys {}: the keyring holds no key",
-            path.display()
-        ));
-    }
-    Ok(keyring)
 }

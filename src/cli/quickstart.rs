@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use auditfed_ingest::file::ingest_reader;
 use auditfed_ingest::raw::RawProducer;
 use auditfed_normalize::service::Normalizer;
 use auditfed_platform::kafka::Kafka;
-use auditfed_query::archiver::{Archiver, ArchiverOptions};
+use auditfed_query::archiver::Archiver;
 use auditfed_query::sql::{Archive, Catalog, OutputFormat, render};
 use auditfed_query::store::LocalDir;
 use auditfed_query::verify::{VerifyOptions, verify};
@@ -132,7 +131,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         "auditfed quickstart: the whole pipeline in this process (embedded Kafka; nothing to install)\n"
     );
     if !config.keys.signing_key.exists() {
-        let key = super::keygen::create(&keys, "auditfed")?;
+        let key =
+            auditfed_schemas::seal::create_key(&keys, "auditfed").map_err(|e| e.to_string())?;
         println!(
             "1. signing key {} created: {} (public key in {})",
             key.id,
@@ -149,8 +149,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .join("; ")
     })?;
 
-    let kafka = Kafka::connect(&config.kafka).map_err(|e| e.to_string())?;
-    kafka.ensure_topics().map_err(|e| e.to_string())?;
+    let kafka = Kafka::open(&config.kafka).map_err(|e| e.to_string())?;
     let producer = RawProducer::new(&kafka, "quickstart").map_err(|e| e.to_string())?;
     let now = stamp as i64;
     let mut records = 0;
@@ -186,17 +185,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         n.events, n.checkpoints, n.dead_letters
     );
 
-    let store = Arc::new(LocalDir::new(&archive_dir));
-    let mut archiver = Archiver::new(
-        &kafka,
-        store.clone(),
-        ArchiverOptions {
-            group_id: config.archive.group_id(kafka.topics()),
-            instance_id: config.archive.instance_id(),
-            file_max_rows: config.archive.file_max_rows,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let mut archiver = Archiver::from_config(&kafka, &config.archive).map_err(|e| e.to_string())?;
     let a = archiver
         .run(&stop, Some(Duration::from_secs(2)))
         .map_err(|e| e.to_string())?;
@@ -219,10 +208,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         );
     }
 
-    let keyring_text = std::fs::read_to_string(&config.keys.keyring).map_err(|e| e.to_string())?;
     let keyring =
-        auditfed_schemas::seal::Keyring::parse(&keyring_text).map_err(|e| e.to_string())?;
-    let report = verify(store.as_ref(), &VerifyOptions::new(keyring)).map_err(|e| e.to_string())?;
+        auditfed_schemas::seal::Keyring::load(&config.keys.keyring).map_err(|e| e.to_string())?;
+    let store = LocalDir::new(&archive_dir);
+    let report = verify(&store, &VerifyOptions::new(keyring)).map_err(|e| e.to_string())?;
     if report.is_clean() {
         println!(
             "5. verified: {} chains, {} events, {} checkpoints: complete and unaltered",

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         }
     };
     let stop = stop_flag()?;
-    let line = super::sinks::drive(&kafka, sink, feed, &stop, None)?;
+    let line = auditfed_sinks::service::drive(&kafka, sink, feed, &stop, None)?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
 }

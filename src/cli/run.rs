@@ -7,8 +7,7 @@ use std::time::Duration;
 use auditfed_ingest::collectors::RunFor;
 
 use auditfed_normalize::service::Normalizer;
-use auditfed_query::archiver::{Archiver, ArchiverOptions};
-use auditfed_query::object::Location;
+use auditfed_query::archiver::Archiver;
 
 use super::service::{connect, load_config, load_signer, stop_flag};
 
@@ -157,44 +156,8 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
     let config = load_config(Some(&path))?;
     let stop = stop_flag()?;
     let kafka = connect(&config)?;
-    let location = Location::parse(&config.archive.path.to_string_lossy())
-        .map_err(|e| format!("{}: `archive.path`: {e}", path.display()))?;
-    // Made now, so that `auditfed sql` finds an (empty) archive before the first event.
-    if let Location::Local(dir) = &location {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: `archive.path` {}: {e}", path.display(), dir.display()))?;
-    }
-    let store = location.open().map_err(|e| e.to_string())?;
-    let options = ArchiverOptions {
-        group_id: config.archive.group_id(kafka.topics()),
-        instance_id: config.archive.instance_id(),
-        file_max_rows: config.archive.file_max_rows,
-    };
-    let mut archiver = Archiver::new(&kafka, store, options).map_err(|e| e.to_string())?;
-    if let Some(receipts) = &config.archive.receipts_path {
-        let location = Location::parse(receipts)
-            .map_err(|e| format!("{}: `archive.receipts_path`: {e}", path.display()))?;
-        let store = location.open().map_err(|e| e.to_string())?;
-        archiver = archiver
-            .with_receipts(&kafka, store)
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "auditfed: archiving {} into {receipts}",
-            kafka.topics().receipts()
-        );
-    }
-    if let Some(coverage) = &config.archive.coverage_path {
-        let location = Location::parse(coverage)
-            .map_err(|e| format!("{}: `archive.coverage_path`: {e}", path.display()))?;
-        let store = location.open().map_err(|e| e.to_string())?;
-        archiver = archiver
-            .with_coverage(&kafka, store)
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "auditfed: archiving {} into {coverage}",
-            kafka.topics().coverage()
-        );
-    }
+    let mut archiver = Archiver::from_config(&kafka, &config.archive)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!(
         "auditfed: archiving {} and {} into {}",
         kafka.topics().events(),

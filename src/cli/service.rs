@@ -1,13 +1,13 @@
 //! Shared by the commands that talk to Kafka: config, signing key, Kafka.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use auditfed_platform::kafka::Kafka;
 use auditfed_schemas::config::{Config, Problem};
-use auditfed_schemas::seal::{FileSigner, Keyring, Signer};
+use auditfed_schemas::seal::Signer;
 
 /// Loads `--config`, or the built-in defaults (those of examples/auditfed.toml) without one.
 pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
@@ -19,66 +19,12 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
 
 /// Loads the signing key and checks that the keyring holds its public key.
 pub fn load_signer(config: &Config) -> Result<Arc<dyn Signer>, Vec<Problem>> {
-    let keys = &config.keys;
-    let problem = |key: &str, message: String| Problem {
-        key: key.into(),
-        message,
-    };
-    let pem = std::fs::read_to_string(&keys.signing_key).map_err(|e| {
-        vec![problem(
-            "keys.signing_key",
-            format!(
-                "cannot read {}: {e} (create a key with `auditfed keygen --out {}`)",
-                keys.signing_key.display(),
-                keys.signing_key
-                    .parent()
-                    .map_or_else(|| PathBuf::from("."), Path::to_owned)
-                    .display()
-            ),
-        )]
-    })?;
-    let signer = FileSigner::from_pem(&keys.signing_key_name(), &pem).map_err(|e| {
-        vec![problem(
-            "keys.signing_key",
-            format!("{}: {e}", keys.signing_key.display()),
-        )]
-    })?;
-    let keyring_text = std::fs::read_to_string(&keys.keyring).map_err(|e| {
-        vec![problem(
-            "keys.keyring",
-            format!("cannot read {}: {e}", keys.keyring.display()),
-        )]
-    })?;
-    let keyring = Keyring::parse(&keyring_text).map_err(|e| {
-        vec![problem(
-            "keys.keyring",
-            format!("{}: {e}", keys.keyring.display()),
-        )]
-    })?;
-    let public = signer.verifier_key();
-    if !keyring.keys().iter().any(|k| k == &public) {
-        return Err(vec![problem(
-            "keys.keyring",
-            format!(
-                "{} does not hold the public key of {} ({public}): its checkpoints could not be verified",
-                keys.keyring.display(),
-                keys.signing_key.display()
-            ),
-        )]);
-    }
-    Ok(Arc::new(signer))
+    Ok(Arc::new(auditfed_schemas::seal::load_signer(&config.keys)?))
 }
 
-/// Connects to Kafka and creates/validates the topics; warnings go to stderr.
+/// Connects to Kafka and creates/validates the topics (warnings are logged).
 pub fn connect(config: &Config) -> Result<Kafka, String> {
-    let kafka = Kafka::connect(&config.kafka).map_err(|e| e.to_string())?;
-    if let Some((name, problem)) = kafka.check_properties().into_iter().next() {
-        return Err(format!("kafka.properties.\"{name}\": {problem}"));
-    }
-    for warning in kafka.ensure_topics().map_err(|e| e.to_string())? {
-        eprintln!("auditfed: warning: {warning}");
-    }
-    Ok(kafka)
+    Kafka::open(&config.kafka).map_err(|e| e.to_string())
 }
 
 /// A flag set by SIGINT/SIGTERM: services finish their transaction and exit.

@@ -3,14 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use auditfed_query::store::ArchiveStore;
-use std::sync::Arc;
-
 use auditfed_query::object::Location;
 use std::io::IsTerminal;
 
 use auditfed_query::verify::{Progress, Report, VerifyOptions, verify_with_progress};
-use auditfed_schemas::seal::{SignedNote, format_time};
+use auditfed_schemas::seal::{Keyring, SignedNote, format_time};
 
 /// Arguments of `auditfed verify`.
 #[derive(Debug, clap::Args)]
@@ -36,8 +33,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let store = archive_dir(&args.archive)?;
-    let keyring = super::prove::read_keyring(&args.keys)?;
+    let store = Location::open_existing(&args.archive)
+        .map_err(|e| format!("--archive {}: {e}", args.archive))?;
+    let keyring = Keyring::load(&args.keys).map_err(|e| format!("--keys: {e}"))?;
     let mut options = VerifyOptions::new(keyring);
     if let Some(path) = &args.trusted_checkpoint {
         let text = std::fs::read_to_string(path)
@@ -81,19 +79,6 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Opens `--archive`: a directory, `file://`, `s3://`, `gs://` or `az://` URL.
-pub fn archive_dir(archive: &str) -> Result<Arc<dyn ArchiveStore>, String> {
-    let location = Location::parse(archive).map_err(|e| format!("--archive {archive}: {e}"))?;
-    if let Location::Local(root) = &location
-        && !root.is_dir()
-    {
-        return Err(format!("--archive {}: not a directory", root.display()));
-    }
-    location
-        .open()
-        .map_err(|e| format!("--archive {archive}: {e}"))
 }
 
 fn print_text(root: &str, report: &Report) {

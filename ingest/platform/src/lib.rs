@@ -18,6 +18,8 @@
 //! - [`backoff`]: one retry schedule (exponential, equal jitter, never
 //!   shorter than the server's `Retry-After`) and one `Retry-After` parser.
 //! - [`clock`]: epoch milliseconds.
+//! - [`supervise`]: the worker threads of a service (one per collector or
+//!   sink) under one stop flag, each ending with a line or an error.
 //! - [`error`]: [`PlatformError`] and the [`Class`] of a failure —
 //!   transient (retry), permanent for this record or object (dead-letter
 //!   it, move on) or fatal (stop and name the key or resource) — which
@@ -45,5 +47,6 @@ pub mod clock;
 pub mod error;
 pub mod kafka;
 pub mod store;
+pub mod supervise;
 
 pub use error::{Class, Classify, PlatformError};

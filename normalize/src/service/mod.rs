@@ -440,7 +440,7 @@ impl Normalizer {
                     chain = %id,
                     input_offset = stored.next_offset,
                     after_seq = stored.state.last_seq,
-                    "chain resumed"
+                    "resuming the chain where its committed state ends"
                 );
             }
             // Position the consumer where the chain continues.

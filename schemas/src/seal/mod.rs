@@ -15,6 +15,7 @@
 
 mod checkpoint;
 mod jcs;
+pub mod keyfiles;
 mod keys;
 mod merkle;
 mod proof;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use checkpoint::{Checkpoint, CheckpointKind, SignedNote, format_time};
+pub use keyfiles::{CreatedKey, KeyFileError, create_key, load_signer};
 pub use keys::{FileSigner, KeyId, Keyring, Signer, VerifierKey, generate_key};
 pub use merkle::{CompactRange, audit_path, merkle_root, root_from_audit_path};
 pub use proof::{B64Hash, InclusionProof, PROOF_FORMAT, ProvenEvent};

@@ -11,6 +11,7 @@
 //! each: when every slot is taken the feed is paused (the consumer stays in
 //! its group) until the oldest batch lands.
 
+mod batch;
 mod feed;
 mod flight;
 mod record;
@@ -23,10 +24,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use auditfed_platform::kafka::Kafka;
 
+pub use batch::BatchConfig;
 pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, Polled, RangeFeed};
 
 use crate::SinkError;
-use crate::config::BatchConfig;
 use crate::policy::{Decision, Policy};
 
 /// One sealed event on its way to a SIEM.

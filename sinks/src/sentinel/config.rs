@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::config::BatchConfig;
+use crate::driver::BatchConfig;
 use crate::policy::Policy;
 use auditfed_schemas::config::Problem;
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::config::BatchConfig;
+use crate::driver::BatchConfig;
 use crate::policy::Policy;
 use auditfed_schemas::config::Problem;
 

@@ -124,6 +124,23 @@ impl Kafka {
         })
     }
 
+    /// What a service starts with: connects per `[kafka]`, checks every
+    /// pass-through property (an unknown one names its key), creates or
+    /// validates the topics, and logs what is configured short of the
+    /// settings (partitions, replicas).
+    pub fn open(config: &KafkaConfig) -> Result<Kafka, PlatformError> {
+        let kafka = Kafka::connect(config)?;
+        if let Some((name, problem)) = kafka.check_properties().into_iter().next() {
+            return Err(PlatformError::Config(format!(
+                "kafka.properties.\"{name}\": {problem}"
+            )));
+        }
+        for warning in kafka.ensure_topics()? {
+            tracing::warn!(problem = %warning, "topic configured short of [kafka]");
+        }
+        Ok(kafka)
+    }
+
     /// Whether this is the in-process mock cluster.
     pub fn is_embedded(&self) -> bool {
         self.embedded.is_some()
