@@ -15,4 +15,4 @@ trap '[ -n "$started" ] && scripts/kafka.sh stop' EXIT
 AUDITFED_KAFKA_BOOTSTRAP=127.0.0.1:${AUDITFED_KAFKA_PORT:-9092} \
 AUDITFED_REQUIRE_KAFKA=1 \
 AUDITFED_KILL_ITERATIONS="${1:-200}" \
-  cargo test --release --test normalizer_kafka kill_dash_nine -- --nocapture
+  cargo test --release --test pipeline normalizer_kafka::kill_dash_nine -- --nocapture

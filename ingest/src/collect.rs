@@ -35,7 +35,6 @@ use auditfed_platform::PlatformError;
 use auditfed_platform::kafka::consume::BoundedReader;
 use auditfed_platform::kafka::produce::{flush_now, send_blocking, transactional_producer};
 use auditfed_platform::kafka::{Kafka, headers};
-use rdkafka::Message;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -267,28 +266,7 @@ fn load_cursors(
     let topic = kafka.topics().cursors();
     let reader = BoundedReader::from_beginning(kafka, &topic, &format!("{topic}.reader"))?;
     let prefix = format!("{name}/");
-    let mut cursors = BTreeMap::new();
-    reader.for_each(TIMEOUT, |m| {
-        let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-        let Some(key) = key.strip_prefix(&prefix) else {
-            return Ok(());
-        };
-        match m.payload() {
-            Some(bytes) => {
-                let value = serde_json::from_slice(bytes).map_err(|e| {
-                    IngestError::Config(format!(
-                        "{topic}/{}@{}: cursor {key} unreadable: {e}",
-                        m.partition(),
-                        m.offset()
-                    ))
-                })?;
-                cursors.insert(key.to_owned(), value);
-            }
-            None => {
-                cursors.remove(key);
-            }
-        }
-        Ok::<(), IngestError>(())
-    })?;
-    Ok(cursors)
+    Ok(reader.latest_values(TIMEOUT, "cursor", |key| {
+        key.strip_prefix(&prefix).map(str::to_owned)
+    })?)
 }

@@ -1,5 +1,6 @@
 //! `auditfed run ingest --config auditfed.toml [--collector NAME]...`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ use auditfed_platform::kafka::Kafka;
 use super::service::{load_config, report, select_named, stop_flag};
 
 /// Runs every selected collector in its own thread until stopped (or idle).
-pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, String> {
+pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&path))?;
     let selected = select_named(
         &path,
@@ -20,7 +21,7 @@ pub fn run(path: PathBuf, only: &[String], run_for: RunFor) -> Result<ExitCode, 
         |c| c.name.as_str(),
         only,
     )?;
-    Kafka::open(&config.kafka).map_err(|e| e.to_string())?;
+    Kafka::open(&config.kafka)?;
     let registry = Registry::default();
     if let Some(listen) = &config.ingest.metrics_listen {
         let address = registry.serve(listen)?;

@@ -1,5 +1,6 @@
 //! `auditfed ingest file --source <type> PATH...`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,7 +35,7 @@ enum Collector {
     },
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let Collector::File {
         source,
         config,
@@ -42,16 +43,13 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     } = args.collector;
     let config = load_config(config.as_deref())?;
     let kafka = connect(&config)?;
-    let producer =
-        RawProducer::new(&kafka, &config.ingest.collector_id).map_err(|e| e.to_string())?;
+    let producer = RawProducer::new(&kafka, &config.ingest.collector_id)?;
     let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
+        .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
     let (mut records, mut rejected, mut bytes) = (0, 0, 0);
     for path in &paths {
-        let stats = ingest_file(path, source, &producer, config.ingest.max_record_bytes, now)
-            .map_err(|e| e.to_string())?;
+        let stats = ingest_file(path, source, &producer, config.ingest.max_record_bytes, now)?;
         eprintln!(
             "{}: {} records, {} rejected to {}",
             path.display(),
@@ -63,16 +61,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         rejected += stats.rejected;
         bytes += stats.bytes;
     }
-    let report = producer
-        .flush(Duration::from_secs(120))
-        .map_err(|e| e.to_string())?;
+    let report = producer.flush(Duration::from_secs(120))?;
     if report.failed > 0 {
         return Err(format!(
             "{} of {} records were not acknowledged by Kafka (first error: {})",
             report.failed,
             records + rejected,
             report.first_error.unwrap_or_default()
-        ));
+        )
+        .into());
     }
     eprintln!(
         "ingested {records} records ({bytes} bytes) into {}, {rejected} to {}; all acknowledged",

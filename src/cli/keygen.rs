@@ -1,5 +1,6 @@
 //! `auditfed keygen --out DIR [--name NAME]`: a new Ed25519 checkpoint-signing key.
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,8 +18,8 @@ pub struct Args {
     name: String,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
-    let key = create_key(&args.out, &args.name).map_err(|e| e.to_string())?;
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    let key = create_key(&args.out, &args.name)?;
     println!("key id {} ({})", key.id, args.name);
     println!(
         "private key: {} (keep it secret; mode 0600)",

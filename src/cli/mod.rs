@@ -93,8 +93,12 @@ enum Command {
     Replay(replay::Args),
 }
 
+/// What a command failed with: any crate's error, printed as its message
+/// (`auditfed: <message>`, exit 2), or a message of the command line's own.
+pub type Failure = Box<dyn std::error::Error>;
+
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<ExitCode, String> {
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Normalize(args) => normalize::run(args),
         Command::Schema(args) => schema::run(args),

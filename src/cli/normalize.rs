@@ -1,5 +1,6 @@
 //! `auditfed normalize --source <type|auto> [FILE|-]...`
 
+use super::Failure;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ fn parse_source(s: &str) -> Result<SourceChoice, String> {
 
 /// Prints every event; reports bad records on stderr. Exit 0 when every
 /// record normalized, 2 when any record (or file) could not be.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let source = match args.source {
         SourceChoice::Auto => None,
         SourceChoice::Known(s) => Some(s),
@@ -75,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         for result in normalize(source, &input, &meta) {
             match result {
                 Ok(Output::Event(event)) => {
-                    serde_json::to_writer(&mut out, &event).map_err(|e| e.to_string())?;
+                    serde_json::to_writer(&mut out, &event)?;
                     out.write_all(b"\n")
                         .map_err(|e| format!("writing stdout: {e}"))?;
                 }

@@ -1,5 +1,6 @@
 //! `auditfed prove` and `auditfed verify-proof`: single-event inclusion proofs.
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,12 +34,11 @@ pub struct VerifyProofArgs {
     keys: PathBuf,
 }
 
-pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
+pub fn run_prove(args: ProveArgs) -> Result<ExitCode, Failure> {
     let store = Location::open_existing(&args.archive)
         .map_err(|e| format!("--archive {}: {e}", args.archive))?;
-    let proof =
-        prove(store.as_ref(), &EventSelector::parse(&args.event)).map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(&proof).map_err(|e| e.to_string())? + "\n";
+    let proof = prove(store.as_ref(), &EventSelector::parse(&args.event))?;
+    let json = serde_json::to_string_pretty(&proof)? + "\n";
     match &args.out {
         Some(path) => {
             std::fs::write(path, json).map_err(|e| format!("--out {}: {e}", path.display()))?;
@@ -54,7 +54,7 @@ pub fn run_prove(args: ProveArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_verify_proof(args: VerifyProofArgs) -> Result<ExitCode, String> {
+pub fn run_verify_proof(args: VerifyProofArgs) -> Result<ExitCode, Failure> {
     let keyring = Keyring::load(&args.keys).map_err(|e| format!("--keys: {e}"))?;
     let text =
         std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;

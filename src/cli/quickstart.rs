@@ -7,6 +7,7 @@
 //! topic prefix, so its chains are new chains: repeated runs add to the
 //! archive and it keeps verifying.
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -110,7 +111,7 @@ const QUERIES: [(&str, &str); 4] = [
     ),
 ];
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let dir = args.dir;
     let keys = dir.join("keys");
     let archive_dir = dir.join("archive");
@@ -118,8 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     config.kafka.bootstrap = "embedded".into();
     config.kafka.partitions = 1;
     let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
+        .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();
     config.kafka.topic_prefix = format!("quickstart.{stamp}");
     config.keys.signing_key = keys.join("auditfed.key");
@@ -131,8 +131,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         "auditfed quickstart: the whole pipeline in this process (embedded Kafka; nothing to install)\n"
     );
     if !config.keys.signing_key.exists() {
-        let key =
-            auditfed_schemas::seal::create_key(&keys, "auditfed").map_err(|e| e.to_string())?;
+        let key = auditfed_schemas::seal::create_key(&keys, "auditfed")?;
         println!(
             "1. signing key {} created: {} (public key in {})",
             key.id,
@@ -149,8 +148,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .join("; ")
     })?;
 
-    let kafka = Kafka::open(&config.kafka).map_err(|e| e.to_string())?;
-    let producer = RawProducer::new(&kafka, "quickstart").map_err(|e| e.to_string())?;
+    let kafka = Kafka::open(&config.kafka)?;
+    let producer = RawProducer::new(&kafka, "quickstart")?;
     let now = stamp as i64;
     let mut records = 0;
     for (source, name, bytes) in SAMPLES {
@@ -161,13 +160,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             &mut &producer,
             config.ingest.max_record_bytes,
             now,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         records += stats.records + stats.rejected;
     }
-    producer
-        .flush(Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
+    producer.flush(Duration::from_secs(30))?;
     println!(
         "2. ingested {records} raw records from {} sample files of 9 sources into {}.raw.*",
         SAMPLES.len(),
@@ -175,20 +171,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     );
 
     let stop = AtomicBool::new(false);
-    let mut normalizer = Normalizer::new(&kafka, &config.normalize, "quickstart", signer)
-        .map_err(|e| e.to_string())?;
-    let n = normalizer
-        .run_until(&stop, Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
+    let mut normalizer = Normalizer::new(&kafka, &config.normalize, "quickstart", signer)?;
+    let n = normalizer.run_until(&stop, Some(Duration::from_secs(2)))?;
     println!(
         "3. normalized to OCSF and sealed: {} events, {} signed checkpoints, {} records to the dead-letter topic (digests, non-audit entries)",
         n.events, n.checkpoints, n.dead_letters
     );
 
-    let mut archiver = Archiver::from_config(&kafka, &config.archive).map_err(|e| e.to_string())?;
-    let a = archiver
-        .run(&stop, Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
+    let mut archiver = Archiver::from_config(&kafka, &config.archive)?;
+    let a = archiver.run(&stop, Some(Duration::from_secs(2)))?;
     println!(
         "4. archived {} events in {} Parquet files and {} checkpoints under {}\n",
         a.events,
@@ -197,21 +188,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         archive_dir.display()
     );
 
-    let catalog = Catalog::new(&[Archive::new("local", &archive_dir.display().to_string())])
-        .map_err(|e| e.to_string())?;
+    let catalog = Catalog::new(&[Archive::new("local", &archive_dir.display().to_string())])?;
     for (title, sql) in QUERIES {
         println!("-- {title}\n-- {sql}");
-        let batches = catalog.query(sql).map_err(|e| e.to_string())?;
-        println!(
-            "{}\n",
-            render(&batches, OutputFormat::Table).map_err(|e| e.to_string())?
-        );
+        let batches = catalog.query(sql)?;
+        println!("{}\n", render(&batches, OutputFormat::Table)?);
     }
 
-    let keyring =
-        auditfed_schemas::seal::Keyring::load(&config.keys.keyring).map_err(|e| e.to_string())?;
+    let keyring = auditfed_schemas::seal::Keyring::load(&config.keys.keyring)?;
     let store = LocalDir::new(&archive_dir);
-    let report = verify(&store, &VerifyOptions::new(keyring)).map_err(|e| e.to_string())?;
+    let report = verify(&store, &VerifyOptions::new(keyring))?;
     if report.is_clean() {
         println!(
             "5. verified: {} chains, {} events, {} checkpoints: complete and unaltered",

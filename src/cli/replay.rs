@@ -1,6 +1,7 @@
 //! `auditfed replay --config auditfed.toml --sink NAME --from TIME [--to TIME]
 //! [--source topic|archive] [--archive [NAME=]DIR|URL]...`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,7 +50,7 @@ enum Source {
 }
 
 /// Re-forwards a time range to one sink: receipts with `"mode":"replay"`.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&args.config))?;
     let mut sinks = super::sinks::select(&args.config, &config, std::slice::from_ref(&args.sink))?;
     let sink = sinks.remove(0);
@@ -59,20 +60,18 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             "--to ({}) is not after --from ({}): nothing to replay",
             auditfed_schemas::seal::format_time(to),
             auditfed_schemas::seal::format_time(args.from)
-        ));
+        )
+        .into());
     }
     if args.source == Source::Topic && !args.archive.is_empty() {
         return Err("--archive needs --source archive".into());
     }
     let kafka = connect(&config)?;
     let feed: Box<dyn Feed> = match args.source {
-        Source::Topic => {
-            Box::new(RangeFeed::open(&kafka, args.from, Some(to)).map_err(|e| e.to_string())?)
-        }
+        Source::Topic => Box::new(RangeFeed::open(&kafka, args.from, Some(to))?),
         Source::Archive => {
             let archives = super::sql::archives(&args.archive, &config);
-            let events =
-                ArchivedEvents::open(&archives, args.from, to).map_err(|e| e.to_string())?;
+            let events = ArchivedEvents::open(&archives, args.from, to)?;
             Box::new(EventsFeed::new(events.map(|row| {
                 let row = row.map_err(|e| SinkError::Kafka(format!("reading the archive: {e}")))?;
                 OutgoingEvent::sealed(

@@ -1,5 +1,6 @@
 //! `auditfed run normalize --config auditfed.toml`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -79,7 +80,7 @@ enum Service {
     },
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     match args.service {
         Service::Normalize {
             config,
@@ -110,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
 }
 
-fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
+fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&path))?;
     let signer = load_signer(&config).map_err(|problems| {
         problems
@@ -127,8 +128,7 @@ fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> 
         );
     }
     let instance = config.normalize.instance_id();
-    let mut normalizer =
-        Normalizer::new(&kafka, &config.normalize, &instance, signer).map_err(|e| e.to_string())?;
+    let mut normalizer = Normalizer::new(&kafka, &config.normalize, &instance, signer)?;
     eprintln!(
         "auditfed: normalizer {instance} in group {} on {}: consuming {}.raw.*",
         config.normalize.group_id(kafka.topics()),
@@ -136,9 +136,7 @@ fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> 
         config.kafka.topic_prefix
     );
     let started = std::time::Instant::now();
-    let stats = normalizer
-        .run_until(&stop, idle)
-        .map_err(|e| e.to_string())?;
+    let stats = normalizer.run_until(&stop, idle)?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "auditfed: normalizer stopped after {secs:.1} s: {} records, {} events, {} checkpoints, {} dead letters in {} transactions ({} aborted and retried)",
@@ -152,7 +150,7 @@ fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
+fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&path))?;
     let stop = stop_flag()?;
     let kafka = connect(&config)?;
@@ -164,7 +162,7 @@ fn archive(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, String> {
         kafka.topics().seals(),
         config.archive.path.display()
     );
-    let stats = archiver.run(&stop, idle).map_err(|e| e.to_string())?;
+    let stats = archiver.run(&stop, idle)?;
     eprintln!(
         "auditfed: archiver stopped: {} events in {} files, {} checkpoints ({} already archived, skipped)",
         stats.events, stats.files, stats.checkpoints, stats.skipped

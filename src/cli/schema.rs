@@ -1,5 +1,6 @@
 //! `auditfed schema`: what auditfed reads and writes.
 
+use super::Failure;
 use std::process::ExitCode;
 
 use auditfed_normalize::mapper_version;
@@ -15,7 +16,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let schema = archive_schema();
     if args.json {
         let doc = serde_json::json!({
@@ -34,10 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                 })).collect::<Vec<_>>(),
             },
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("Sources (--source):");

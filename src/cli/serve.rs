@@ -1,6 +1,7 @@
 //! `auditfed serve sql --listen 127.0.0.1:5433 --user U --password-env VAR [--tls-cert PEM --tls-key PEM]`,
 //! or the same from the config's `[sql]`.
 
+use super::Failure;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,7 +95,7 @@ fn access(args: &SqlArgs, sql: &SqlConfig) -> Result<Access, String> {
     }
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let Server::Sql(args) = args.server;
     let config = load_config(args.config.as_deref())?;
     let access = access(&args, &config.sql)?;
@@ -119,19 +120,18 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let archives = archives(&args.archive, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     runtime.block_on(async {
-        let ctx = session(&archives).await.map_err(|e| e.to_string())?;
+        let ctx = session(&archives).await?;
         if let Some(receipts) = args.receipts.as_ref().or(config.archive.receipts_path.as_ref()) {
             register_receipts(&ctx, receipts)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
         }
         if let Some(coverage) = args.coverage.as_ref().or(config.archive.coverage_path.as_ref()) {
             register_coverage(&ctx, coverage)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
         }
         let who = match &access {
             Access::Password { user, .. } => format!("user {user}, password required"),
@@ -144,9 +144,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             listen.ip(),
             listen.port()
         );
-        serve(ctx, listen, access, tls)
-            .await
-            .map_err(|e| e.to_string())
+        serve(ctx, listen, access, tls).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! Shared by the commands that talk to Kafka: config, signing key, Kafka.
 
+use super::Failure;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,9 +11,9 @@ use auditfed_schemas::config::{Config, Problem};
 use auditfed_schemas::seal::Signer;
 
 /// Loads `--config`, or the built-in defaults (those of examples/auditfed.toml) without one.
-pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
+pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
     match path {
-        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        Some(p) => Ok(Config::load(p)?),
         None => Ok(Config::default()),
     }
 }
@@ -23,8 +24,8 @@ pub fn load_signer(config: &Config) -> Result<Arc<dyn Signer>, Vec<Problem>> {
 }
 
 /// Connects to Kafka and creates/validates the topics (warnings are logged).
-pub fn connect(config: &Config) -> Result<Kafka, String> {
-    Kafka::open(&config.kafka).map_err(|e| e.to_string())
+pub fn connect(config: &Config) -> Result<Kafka, Failure> {
+    Ok(Kafka::open(&config.kafka)?)
 }
 
 /// A flag set by SIGINT/SIGTERM: services finish their transaction and exit.

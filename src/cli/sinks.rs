@@ -1,5 +1,6 @@
 //! `auditfed run sinks --config auditfed.toml [--sink NAME]...`
 
+use super::Failure;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use auditfed_sinks::service::run_sinks;
 use super::service::{load_config, report, select_named, stop_flag};
 
 /// Runs every selected sink in its own thread until stopped (or idle).
-pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, String> {
+pub fn run(path: PathBuf, only: &[String], idle: Option<Duration>) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&path))?;
     let selected = select(&path, &config, only)?;
     let stop = stop_flag()?;

@@ -1,5 +1,6 @@
 //! `auditfed sql [--archive [NAME=]DIR]... [--format table|csv|json] "SELECT …"`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,20 +66,19 @@ fn views_help() -> String {
     s
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let config = load_config(args.config.as_deref())?;
     let archives = archives(&args.archive, &config);
     let receipts = args.receipts.or(config.archive.receipts_path.clone());
     let coverage = args.coverage.or(config.archive.coverage_path.clone());
-    let catalog = Catalog::with_side_tables(&archives, receipts.as_deref(), coverage.as_deref())
-        .map_err(|e| e.to_string())?;
-    let batches = catalog.query(&args.sql).map_err(|e| e.to_string())?;
+    let catalog = Catalog::with_side_tables(&archives, receipts.as_deref(), coverage.as_deref())?;
+    let batches = catalog.query(&args.sql)?;
     let format = match args.format {
         Format::Table => OutputFormat::Table,
         Format::Csv => OutputFormat::Csv,
         Format::Json => OutputFormat::Json,
     };
-    print!("{}", render(&batches, format).map_err(|e| e.to_string())?);
+    print!("{}", render(&batches, format)?);
     if format == OutputFormat::Table {
         println!();
     }

@@ -1,5 +1,6 @@
 //! `auditfed validate --config FILE`: every problem, each with its key path.
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ pub struct Args {
     config: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let path = &args.config;
     let mut problems: Vec<Problem> = Vec::new();
     match Config::load(path) {

@@ -1,5 +1,6 @@
 //! `auditfed verify --archive <dir|url> --keys <keyring> [--trusted-checkpoint FILE] [--json]`
 
+use super::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let store = Location::open_existing(&args.archive)
         .map_err(|e| format!("--archive {}: {e}", args.archive))?;
     let keyring = Keyring::load(&args.keys).map_err(|e| format!("--keys: {e}"))?;
@@ -46,8 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     if let Some(secs) = args.max_checkpoint_age {
         let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
+            .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as i64;
         options.freshness = Some((now, secs as i64 * 1000));
     }
@@ -61,16 +61,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             );
         }
     };
-    let report =
-        verify_with_progress(store.as_ref(), &options, &show).map_err(|e| e.to_string())?;
+    let report = verify_with_progress(store.as_ref(), &options, &show)?;
     if interactive {
         eprint!("\r\x1b[2K");
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&store.describe(), &report);
     }

@@ -177,3 +177,4 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 pub mod kafka;
 pub mod object_stores;
+pub mod outage;

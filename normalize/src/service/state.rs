@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use auditfed_platform::kafka::Kafka;
 use auditfed_platform::kafka::consume::{BoundedReader, End};
-use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 
 use super::ServiceError;
@@ -47,29 +46,8 @@ pub fn load(
         None,
         End::HighWatermark,
     )?;
-    let mut found: HashMap<String, StoredChain> = HashMap::new();
-    reader.for_each(timeout, |m| {
-        let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-        if !chains.iter().any(|c| c.as_str() == key) {
-            return Ok(());
-        }
-        match m.payload() {
-            Some(bytes) => {
-                let stored: StoredChain = serde_json::from_slice(bytes).map_err(|e| {
-                    ServiceError::State(format!(
-                        "{topic}/{}@{}: chain state of {key} unreadable: {e}",
-                        m.partition(),
-                        m.offset()
-                    ))
-                })?;
-                found.insert(key.into_owned(), stored);
-            }
-            // A tombstone: the chain was reset by an operator.
-            None => {
-                found.remove(key.as_ref());
-            }
-        }
-        Ok::<(), ServiceError>(())
+    let found = reader.latest_values(timeout, "chain state of", |key| {
+        chains.iter().any(|c| c == key).then(|| key.to_owned())
     })?;
-    Ok(found)
+    Ok(found.into_iter().collect())
 }

@@ -3,6 +3,8 @@
 //! a replayed range of events).
 
 use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -236,5 +238,46 @@ impl BoundedReader {
                 }
             }
         }
+    }
+}
+
+impl BoundedReader {
+    /// The latest value of every key of a compacted topic that `wanted`
+    /// maps to a name (a tombstone removes it), read to the end; values are
+    /// JSON `T`. An unreadable value is fatal, naming `what` (`cursor`,
+    /// `chain state`), its key and where it is.
+    pub fn latest_values<T: DeserializeOwned>(
+        self,
+        timeout: Duration,
+        what: &str,
+        wanted: impl Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, T>, PlatformError> {
+        let topic = self.topic.clone();
+        let mut values = BTreeMap::new();
+        self.for_each(timeout, |m| {
+            let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+            let Some(name) = wanted(&key) else {
+                return Ok(());
+            };
+            match m.payload() {
+                Some(bytes) => {
+                    let value =
+                        serde_json::from_slice(bytes).map_err(|e| PlatformError::Cluster {
+                            message: format!(
+                                "{topic}/{}@{}: {what} {name} unreadable: {e}",
+                                m.partition(),
+                                m.offset()
+                            ),
+                            class: Class::Fatal,
+                        })?;
+                    values.insert(name, value);
+                }
+                None => {
+                    values.remove(&name);
+                }
+            }
+            Ok::<(), PlatformError>(())
+        })?;
+        Ok(values)
     }
 }

@@ -5,7 +5,7 @@
 //! raw topic exactly once through backfills, kill -9s, redelivered
 //! notifications and growing append blobs.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use support::kafka::{EventRecord, Pipeline, cloudtrail_lines};
 use support::object_stores::{Store, stores};
+use support::outage::Outage;
 use support::{KillOnDrop, Rng, assert_exactly_once, auditfed, run_python_args, serial};
 
 fn python(args: &[&str]) -> String {
@@ -337,6 +338,82 @@ fn s3_objects_that_always_fail_are_dead_lettered_once_and_their_stream_moves_on(
         assert!(why.contains(reason), "{key}: {why}");
     }
     assert_eq!(dlq.len(), bad.len(), "nothing else dead-lettered: {dlq:?}");
+}
+
+/// The store goes away for longer than `object_store`'s own retries while
+/// days arrive: the collector keeps running and retries at its next pass,
+/// and once the store is back every record arrives once.
+#[test]
+fn an_s3_outage_is_retried_without_loss() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("s3down", "", "") else {
+        return;
+    };
+    let Some(s3) = store_of(&p, "s3") else {
+        return;
+    };
+    let bucket = unique("down");
+    s3.create_bucket(&bucket);
+    let stream = "AWSLogs/111122223333/CloudTrail/us-east-1";
+    let mut expected = Vec::new();
+    let mut put = |name: &str, day: &str| {
+        let staged = p.dir.join(format!("outage-{name}"));
+        trail_file(
+            &staged,
+            &format!("{stream}/2026/11/{day}/{name}.json.gz"),
+            name,
+            20,
+        );
+        expected.extend(ids(name, 20));
+        python(&["s3-put", &s3.endpoint, &bucket, staged.to_str().unwrap()]);
+    };
+    put("before", "01");
+    let outage = Outage::new(s3.endpoint.trim_start_matches("http://"));
+    let config = p.dir.join("down.toml");
+    let text = std::fs::read_to_string(&p.config).unwrap()
+        + &format!(
+            "[collectors.trail]\ntype = \"s3\"\nurl = \"s3://{bucket}/AWSLogs/\"\nsource = \"aws_cloudtrail\"\n\
+             start_date = \"2026-11-01\"\npoll_secs = 1\nsettle_secs = 0\n"
+        );
+    std::fs::write(&config, text).unwrap();
+    let log = p.dir.join("collector.log");
+    let mut running = KillOnDrop(
+        collector(&s3, &config, &[])
+            .env("AWS_ENDPOINT_URL", outage.endpoint())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    outage.down();
+    put("during-1", "02");
+    std::thread::sleep(Duration::from_secs(10));
+    put("during-2", "02");
+    std::thread::sleep(Duration::from_secs(10));
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        running.0.try_wait().unwrap().is_none(),
+        "the collector stopped during the outage:\n{}",
+        logs()
+    );
+    outage.up();
+    put("after", "03");
+    std::thread::sleep(Duration::from_secs(8));
+    running.0.kill().unwrap();
+    running.0.wait().unwrap();
+    assert!(
+        logs().contains("retrying at the next pass"),
+        "the outage reached the collector's own retry:\n{}",
+        logs()
+    );
+    run_until_idle(&s3, &config, &[]);
+
+    let raw = format!("{}.raw.aws_cloudtrail", p.prefix);
+    let records = p.read_topics(std::slice::from_ref(&raw));
+    assert_exactly_once("raw topic", &counted(&records), &expected);
+    let dlq = p.read_topics(&[format!("{}.dlq", p.prefix)]);
+    assert!(dlq.is_empty(), "an outage dead-letters nothing: {dlq:?}");
 }
 
 #[test]

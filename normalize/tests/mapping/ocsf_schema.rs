@@ -2,7 +2,7 @@
 //! raw schema files vendored in schemas/ocsf/1.8.0 — including the profiles
 //! it declares. The validator itself is tested to catch what it must.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::ocsf_validator::Validator;

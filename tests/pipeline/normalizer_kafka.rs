@@ -6,7 +6,7 @@
 //! The tests share one broker and run one at a time (the broker-restart
 //! test would disturb the others).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! (duplicates only where the protocol cannot prevent them, counted); a
 //! refused token stops the sink with the key to fix and loses nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

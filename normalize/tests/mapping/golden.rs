@@ -3,10 +3,10 @@
 //! to exactly the committed output in tests/golden/.
 //!
 //! After an intended mapping change: `UPDATE_GOLDEN=1 cargo test -p
-//! auditfed-normalize --test golden`, then review the diff field by field
+//! auditfed-normalize --test mapping golden`, then review the diff field by field
 //! and bump the mapper's VERSION.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Inclusion proofs: every archived event proves, offline, under the pinned
 //! key; any change to the bundle makes the proof fail.
 
-mod support;
+use crate::support;
 
 use auditfed_query::proof::{EventSelector, prove};
 use auditfed_schemas::seal::B64Hash;

@@ -2,7 +2,7 @@
 //! archive it wrote read by DuckDB and pyarrow (independent readers) and
 //! compared with `auditfed sql`.
 
-mod support;
+use crate::support;
 
 use support::auditfed;
 

@@ -2,7 +2,7 @@
 //! seals an archive (sealer + archive writer, as the archiver will), the CLI
 //! verifies it, then finds a tampered row.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The independent OCSF check: the `ocsf-json-schema` Python package's
 //! JSON Schemas (draft 2020-12) over every golden output.
 
-mod support;
+use crate::support;
 
 use support::{root, run_python, temp_dir};
 

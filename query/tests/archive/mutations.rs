@@ -2,7 +2,7 @@
 //! mutation of a sealed archive is always detected (the auditor holds the
 //! newest checkpoint, as docs/integrity.md recommends).
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

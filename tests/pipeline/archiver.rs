@@ -4,7 +4,7 @@
 //! kind (S3, GCS, Azure Blob) holds the same file names as a directory, and
 //! one SQL table federates them all.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! checkpoints), tampers with it one way, and asserts the finding that
 //! locates it. A clean archive must verify with no finding.
 
-mod support;
+use crate::support;
 
 use arrow_array::Array;
 use auditfed_query::store::ArchiveStore;

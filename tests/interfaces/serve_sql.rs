@@ -3,7 +3,7 @@
 //! their answers must equal `auditfed sql`'s. Passwords from flags or the
 //! config, TLS (plain text refused), and no writes of any kind.
 
-mod support;
+use crate::support;
 
 use support::{KillOnDrop, auditfed, await_listening, free_port, json_lines};
 

@@ -2,7 +2,7 @@
 //! (Python hashlib + `cryptography`), so the vectors do not merely agree
 //! with the code that wrote them.
 
-mod support;
+use crate::support;
 
 use support::{root, run_python, temp_dir};
 

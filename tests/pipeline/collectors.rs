@@ -4,7 +4,7 @@
 //! exactly once, because each cursor moves in the same Kafka transaction
 //! as the lines it covers. Its counters are served at /metrics.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! `kafka.bootstrap = "embedded"`: ingest, normalize and read back in one
 //! process on librdkafka's in-process mock cluster (no broker). The real
-//! broker's tests are in the workspace's tests/normalizer_kafka.rs.
+//! broker's tests are in the workspace's tests/pipeline/normalizer_kafka.rs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

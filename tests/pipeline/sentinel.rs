@@ -8,7 +8,7 @@
 //! lands in the dead-letter topic; a refused secret stops the sink naming
 //! the key.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

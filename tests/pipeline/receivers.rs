@@ -3,7 +3,7 @@
 //! with a bearer token, driven by `curl` with certificates made by
 //! `openssl`; syslog over TLS (RFC 5425) driven by `openssl s_client`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
