@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use auditfed_ingest::raw::{RawProducer, RawRecord};
 use auditfed_normalize::service::Normalizer;
 use auditfed_platform::kafka::Kafka;
+use auditfed_platform::kafka::produce::send_blocking_threaded;
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::{KafkaConfig, NormalizeConfig};
 use auditfed_schemas::seal::FileSigner;
@@ -108,19 +109,7 @@ fn copy(bootstrap: &str, prefix: &str, source: &str, target: &str, n: usize) -> 
             if let Some(h) = m.headers() {
                 record = record.headers(h.detach());
             }
-            while let Err((e, r)) = producer.send(record) {
-                assert!(
-                    matches!(
-                        e,
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull
-                        )
-                    ),
-                    "{e}"
-                );
-                record = r;
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            send_blocking_threaded(&producer, record).unwrap();
             offsets.insert(m.partition(), m.offset() + 1);
             in_batch += 1;
             copied += 1;

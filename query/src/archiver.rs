@@ -223,6 +223,7 @@ impl Archiver {
         stop: &AtomicBool,
         idle: Option<Duration>,
     ) -> Result<ArchiveStats, QueryError> {
+        let _span = tracing::info_span!("archiver", group = %self.options.group_id).entered();
         let mut last_message = Instant::now();
         let mut last_flush = Instant::now();
         while !stop.load(Ordering::Relaxed) {

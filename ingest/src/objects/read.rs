@@ -32,6 +32,8 @@ impl Objects {
         item: &Pending,
         stats: &mut ObjectStats,
     ) -> Result<(u64, u64), IngestError> {
+        let _span =
+            tracing::debug_span!("object", key = %item.meta.location, from = item.from).entered();
         match self.read_object(out, item, stats) {
             Err(e) if e.class() == Class::Permanent => {
                 let object = format!("{}/{}", self.url.store, item.meta.location);

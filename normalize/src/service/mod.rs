@@ -253,6 +253,9 @@ impl Normalizer {
         stop: &AtomicBool,
         idle: Option<Duration>,
     ) -> Result<Stats, ServiceError> {
+        let _span =
+            tracing::info_span!("normalizer", group = %self.config.group_id(self.kafka.topics()))
+                .entered();
         let started = Instant::now();
         let mut last_record = Instant::now();
         let mut last_report = Instant::now();
@@ -287,6 +290,7 @@ impl Normalizer {
                     self.chains.contains_key(&key) && !repositioned.contains(&key)
                 })
                 .collect();
+            let _batch = tracing::debug_span!("batch", records = batch.len()).entered();
             self.transaction(batch, false)?;
         }
         self.load_new_chains()?;
