@@ -30,7 +30,7 @@ pub fn run_collectors(
             let mut out = Collecting::open(&kafka, &collector.name, &config.ingest.collector_id)
                 .map_err(|e| fail(&e))?;
             registry.add(out.counters());
-            let _span = tracing::info_span!("collector", name = %collector.name).entered();
+            let _span = tracing::info_span!("collector", collector = %collector.name).entered();
             tracing::info!(cursors = out.cursors().len(), "collector started");
             let line = run(
                 collector,

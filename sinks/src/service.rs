@@ -50,7 +50,7 @@ pub fn drive(
     let batch = sink.kind.batch().clone();
     let policy = sink.kind.policy().clone();
     let target = sink.kind.target();
-    let _span = tracing::info_span!("sink", name = %sink.name).entered();
+    let _span = tracing::info_span!("sink", sink = %sink.name).entered();
     match sink.kind {
         SinkKind::Splunk(splunk) => {
             let service = SplunkService::new(splunk, &key)?;

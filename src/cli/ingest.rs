@@ -44,9 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let config = load_config(config.as_deref())?;
     let kafka = connect(&config)?;
     let producer = RawProducer::new(&kafka, &config.ingest.collector_id)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64;
+    let now = auditfed_platform::clock::now_ms();
     let (mut records, mut rejected, mut bytes) = (0, 0, 0);
     for path in &paths {
         let stats = ingest_file(path, source, &producer, config.ingest.max_record_bytes, now)?;

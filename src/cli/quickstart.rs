@@ -118,9 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mut config = Config::default();
     config.kafka.bootstrap = "embedded".into();
     config.kafka.partitions = 1;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis();
+    let stamp = auditfed_platform::clock::now_ms();
     config.kafka.topic_prefix = format!("quickstart.{stamp}");
     config.keys.signing_key = keys.join("auditfed.key");
     config.keys.keyring = keys.join("keyring");
@@ -150,7 +148,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
 
     let kafka = Kafka::open(&config.kafka)?;
     let producer = RawProducer::new(&kafka, "quickstart")?;
-    let now = stamp as i64;
+    let now = stamp;
     let mut records = 0;
     for (source, name, bytes) in SAMPLES {
         let stats = ingest_reader(

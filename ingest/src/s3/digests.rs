@@ -19,7 +19,8 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
-use auditfed_platform::PlatformError;
+use auditfed_platform::error::store_class;
+use auditfed_platform::{Class, PlatformError};
 
 use crate::IngestError;
 use crate::upstream::{AwsPublicKeys, CloudTrailDigest, UpstreamIntegrity, log_file_integrity};
@@ -180,7 +181,16 @@ fn read_folder(
                 .unwrap_or_default();
             Ok::<_, object_store::Error>((result.bytes().await?, signature))
         });
-        let (bytes, signature) = got.map_err(err(format!("cannot read {}", meta.location)))?;
+        let (bytes, signature) = match got {
+            Ok(got) => got,
+            // A digest that cannot be read (archived, refused) verifies
+            // nothing: its log files are read as `unavailable`, not held.
+            Err(e) if store_class(&e) == Class::Permanent => {
+                tracing::warn!(digest = %meta.location, error = %e, "digest unreadable; ignored for verification");
+                continue;
+            }
+            Err(e) => return Err(err(format!("cannot read {}", meta.location))(e).into()),
+        };
         let mut plain = Vec::new();
         if bytes.starts_with(&[0x1f, 0x8b]) {
             if flate2::read::MultiGzDecoder::new(&bytes[..])
