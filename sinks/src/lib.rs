@@ -65,6 +65,16 @@ pub enum SinkError {
     /// Kafka failed: consuming, producing receipts or dead letters, committing.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// A feed other than Kafka (the archive, for a replay) could not give
+    /// its next event.
+    #[error("{what}: {source}")]
+    Feed {
+        /// What was being read.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Kafka failed while joining or reading (the platform layer's error).
     #[error("kafka: {0}")]
     Platform(#[from] auditfed_platform::PlatformError),
@@ -80,6 +90,8 @@ impl auditfed_platform::Classify for SinkError {
         match self {
             SinkError::Fatal { .. } => Class::Fatal,
             SinkError::Platform(e) => e.class(),
+            // An unreadable archive file reads the same way next time.
+            SinkError::Feed { .. } => Class::Permanent,
             // Nothing is committed: a restart delivers the batch again.
             SinkError::Kafka(_) | SinkError::Stopped => Class::Transient,
         }

@@ -73,7 +73,10 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             let archives = super::sql::archives(&args.archive, &config);
             let events = ArchivedEvents::open(&archives, args.from, to)?;
             Box::new(EventsFeed::new(events.map(|row| {
-                let row = row.map_err(|e| SinkError::Kafka(format!("reading the archive: {e}")))?;
+                let row = row.map_err(|e| SinkError::Feed {
+                    what: "reading the archive".into(),
+                    source: Box::new(e),
+                })?;
                 OutgoingEvent::sealed(
                     row.event_json.into_bytes(),
                     row.chain_id,
@@ -82,7 +85,10 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
                     -1,
                     -1,
                 )
-                .map_err(|e| SinkError::Kafka(format!("archived event: {e}")))
+                .map_err(|e| SinkError::Feed {
+                    what: "archived event".into(),
+                    source: e.into(),
+                })
             })))
         }
     };
