@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 use auditfed_schemas::config::{Problem, from_toml, parse_typed_tables};
 
 pub use crate::driver::BatchConfig;
-use crate::sentinel::SentinelConfig;
-use crate::splunk::SplunkConfig;
+use crate::driver::Service;
+use crate::sentinel::{SentinelConfig, SentinelService};
+use crate::splunk::{SplunkConfig, SplunkService};
 
 /// One configured sink.
 #[derive(Debug, Clone)]
@@ -58,6 +59,15 @@ impl SinkKind {
             SinkKind::Splunk(c) => &c.policy,
             SinkKind::Sentinel(c) => &c.policy,
         }
+    }
+
+    /// The sink's service, built from this configuration (`key` is its
+    /// table, `sinks.<name>`, which errors name).
+    pub fn build(self, key: &str) -> Result<Box<dyn Service>, String> {
+        Ok(match self {
+            SinkKind::Splunk(c) => Box::new(SplunkService::new(c, key)?),
+            SinkKind::Sentinel(c) => Box::new(SentinelService::new(c, key)?),
+        })
     }
 
     /// Where it delivers, for people: `Splunk HEC at …`.

@@ -10,11 +10,8 @@ use auditfed_platform::kafka::Kafka;
 use auditfed_platform::supervise::run_workers;
 use auditfed_schemas::config::Config;
 
-use crate::config::{NamedSink, SinkKind};
-use crate::driver::{BatchConfig, Driver, Feed, GroupFeed, Service};
-use crate::policy::Policy;
-use crate::sentinel::SentinelService;
-use crate::splunk::SplunkService;
+use crate::config::NamedSink;
+use crate::driver::{Driver, Feed, GroupFeed};
 
 /// Runs every sink of `selected` on its own thread, each in its consumer
 /// group as static member `instance`, until `stop` (or idle): one stop
@@ -47,47 +44,16 @@ pub fn drive(
     idle: Option<Duration>,
 ) -> Result<String, String> {
     let key = format!("sinks.{}", sink.name);
+    let name = sink.name;
     let batch = sink.kind.batch().clone();
     let policy = sink.kind.policy().clone();
     let target = sink.kind.target();
-    let _span = tracing::info_span!("sink", sink = %sink.name).entered();
-    match sink.kind {
-        SinkKind::Splunk(splunk) => {
-            let service = SplunkService::new(splunk, &key)?;
-            forward(
-                kafka, &sink.name, &target, feed, batch, policy, service, stop, idle,
-            )
-        }
-        SinkKind::Sentinel(sentinel) => {
-            let service = SentinelService::new(sentinel, &key)?;
-            forward(
-                kafka, &sink.name, &target, feed, batch, policy, service, stop, idle,
-            )
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn forward<S: Service>(
-    kafka: &Kafka,
-    name: &str,
-    target: &str,
-    feed: Box<dyn Feed>,
-    batch: BatchConfig,
-    policy: Policy,
-    service: S,
-    stop: &Arc<AtomicBool>,
-    idle: Option<Duration>,
-) -> Result<String, String> {
+    let _span = tracing::info_span!("sink", sink = %name).entered();
+    let service = sink.kind.build(&key)?;
     let mode = feed.mode();
     let mut driver =
-        Driver::with_feed(kafka, name, feed, batch, policy, service).map_err(|e| e.to_string())?;
-    tracing::info!(
-        mode,
-        events = %kafka.topics().events(),
-        target,
-        "sink forwarding"
-    );
+        Driver::with_feed(kafka, &name, feed, batch, policy, service).map_err(|e| e.to_string())?;
+    tracing::info!(mode, events = %kafka.topics().events(), target, "sink forwarding");
     let stats = driver.run(stop, idle).map_err(|e| e.to_string())?;
     Ok(format!(
         "auditfed: sink {name} ({mode}) stopped: {} delivered, {} dead-lettered, {} withheld by its policy, {} requests ({} retried)",

@@ -93,6 +93,18 @@ pub trait Service: Send + Sync + 'static {
     async fn deliver(&self, events: &[OutgoingEvent]) -> Result<String, Failure>;
 }
 
+/// A sink chosen at run time ([`crate::config::SinkKind::build`]) is a
+/// service too.
+#[async_trait]
+impl Service for Box<dyn Service> {
+    async fn health(&self) -> Result<(), Failure> {
+        (**self).health().await
+    }
+    async fn deliver(&self, events: &[OutgoingEvent]) -> Result<String, Failure> {
+        (**self).deliver(events).await
+    }
+}
+
 impl OutgoingEvent {
     /// A sealed event (its canonical JSON) with its seal position; `uid`,
     /// `time` and `class_uid` are read from the JSON.
