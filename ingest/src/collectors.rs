@@ -144,7 +144,7 @@ pub fn run(
     if run_for.backfill
         && !matches!(&collector.kind, CollectorKind::Objects(_, c) if c.sqs_queue_url.is_none())
     {
-        return Err(IngestError::Io(format!(
+        return Err(IngestError::Config(format!(
             "--backfill lists a bucket: collector {} is not an s3, gcs or azure_blob collector without sqs_queue_url",
             collector.name
         )));
@@ -165,10 +165,9 @@ pub fn run(
             ))
         }
         CollectorKind::Okta(config) => {
-            let source = config
-                .source
-                .parse()
-                .map_err(|_| IngestError::Io("source".into()))?;
+            let source = config.source.parse().map_err(|_| {
+                IngestError::Config(format!("{:?}: unknown source type", config.source))
+            })?;
             let api = Okta {
                 config: config.clone(),
             };
@@ -177,10 +176,9 @@ pub fn run(
             Ok(poll_line(&stats))
         }
         CollectorKind::Github(config) => {
-            let source = config
-                .source
-                .parse()
-                .map_err(|_| IngestError::Io("source".into()))?;
+            let source = config.source.parse().map_err(|_| {
+                IngestError::Config(format!("{:?}: unknown source type", config.source))
+            })?;
             let api = Github {
                 config: config.clone(),
             };

@@ -84,6 +84,15 @@ pub enum IngestError {
     /// Reading the input failed for now (transient).
     #[error("{0}")]
     Io(String),
+    /// Reading a file or socket failed (transient).
+    #[error("{}{source}", if what.is_empty() { String::new() } else { format!("{what}: ") })]
+    Read {
+        /// What was being read (a path, `syslog tcp`); may be empty.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An object or record that fails the same way each time (permanent:
     /// dead-lettered with the reason).
     #[error("{object}: {reason}")]
@@ -99,6 +108,15 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// An I/O failure while reading `what`.
+    pub fn read(what: impl std::fmt::Display) -> impl Fn(std::io::Error) -> IngestError {
+        let what = what.to_string();
+        move |source| IngestError::Read {
+            what: what.clone(),
+            source,
+        }
+    }
+
     /// Whether the object store failed (not Kafka, not the data): what a
     /// collector of objects retries at its next pass.
     pub fn is_store(&self) -> bool {
@@ -111,7 +129,7 @@ impl Classify for IngestError {
         match self {
             IngestError::Platform(e) => e.class(),
             IngestError::Kafka(_) | IngestError::Config(_) => Class::Fatal,
-            IngestError::Io(_) => Class::Transient,
+            IngestError::Io(_) | IngestError::Read { .. } => Class::Transient,
             IngestError::Corrupt { .. } => Class::Permanent,
         }
     }

@@ -49,10 +49,10 @@ pub fn consume(
     let source: SourceType = config
         .source
         .parse()
-        .map_err(|_| IngestError::Io(format!("unknown source {:?}", config.source)))?;
+        .map_err(|_| IngestError::Config(format!("unknown source {:?}", config.source)))?;
     let consumer: BaseConsumer = config
         .client_config()
-        .map_err(IngestError::Io)?
+        .map_err(IngestError::Config)?
         .create()
         .map_err(err("cannot create the client"))?;
     let metadata = consumer

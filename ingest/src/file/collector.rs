@@ -63,7 +63,7 @@ pub fn follow(
     let source: SourceType = config
         .source
         .parse()
-        .map_err(|_| IngestError::Io(format!("unknown source type {:?}", config.source)))?;
+        .map_err(|_| IngestError::Config(format!("unknown source type {:?}", config.source)))?;
     let mut open: BTreeMap<String, Followed> = BTreeMap::new();
     let mut stats = FileStats::default();
     let lines = Lines {
@@ -103,7 +103,7 @@ pub fn follow(
                     &lines,
                     &mut stats,
                 )?;
-                let file = File::open(&path).map_err(|e| IngestError::Io(format!("{key}: {e}")))?;
+                let file = File::open(&path).map_err(IngestError::read(&key))?;
                 *followed = Followed {
                     file,
                     dev: meta.dev(),
@@ -145,7 +145,7 @@ fn resume(
     lines: &Lines,
     stats: &mut FileStats,
 ) -> Result<(Option<Followed>, bool), IngestError> {
-    let io = |e: std::io::Error| IngestError::Io(format!("{key}: {e}"));
+    let io = IngestError::read(&key);
     let cursor = out.cursor(key).cloned();
     let at = |c: &serde_json::Value, k: &str| c[k].as_u64().unwrap_or(0);
     let mut read_any = false;
@@ -167,7 +167,7 @@ fn resume(
             let identity = (at(c, "dev"), at(c, "ino"));
             if let Some(old) = find_inode(path, identity.0, identity.1) {
                 let mut followed = Followed {
-                    file: File::open(&old).map_err(io)?,
+                    file: File::open(&old).map_err(&io)?,
                     dev: identity.0,
                     ino: identity.1,
                     offset: at(c, "offset"),
@@ -188,7 +188,7 @@ fn resume(
             0
         }
     };
-    let file = File::open(path).map_err(io)?;
+    let file = File::open(path).map_err(&io)?;
     let followed = Followed {
         file,
         dev: meta.dev(),
@@ -219,18 +219,18 @@ fn read_lines(
         max_record_bytes,
         batch_records,
     } = *lines;
-    let io = |e: std::io::Error| IngestError::Io(format!("{}: {e}", shown.display()));
+    let io = IngestError::read(shown.display());
     followed
         .file
         .seek(SeekFrom::Start(followed.offset))
-        .map_err(io)?;
+        .map_err(&io)?;
     let mut reader = BufReader::with_capacity(256 * 1024, &followed.file);
     let mut line = Vec::new();
     let mut read_any = false;
     let object = key.to_owned();
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        let n = reader.read_until(b'\n', &mut line).map_err(&io)?;
         if n == 0 || (!line.ends_with(b"\n") && !to_end) {
             break;
         }
@@ -380,8 +380,7 @@ fn catch_up(
     let mut read_any = false;
     for (_, rotated, m) in between {
         let mut followed = Followed {
-            file: File::open(&rotated)
-                .map_err(|e| IngestError::Io(format!("{}: {e}", rotated.display())))?,
+            file: File::open(&rotated).map_err(IngestError::read(rotated.display()))?,
             dev: m.dev(),
             ino: m.ino(),
             offset: 0,

@@ -44,12 +44,12 @@ pub fn ingest_file(
     max_record_bytes: usize,
     now_ms: i64,
 ) -> Result<FileStats, IngestError> {
-    let io = |e: std::io::Error| IngestError::Io(format!("{}: {e}", path.display()));
+    let io = IngestError::read(path.display());
     let object = std::fs::canonicalize(path)
-        .map_err(io)?
+        .map_err(&io)?
         .to_string_lossy()
         .into_owned();
-    let file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
+    let file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(&io)?);
     ingest_reader(
         &object,
         file,
@@ -59,7 +59,10 @@ pub fn ingest_file(
         now_ms,
     )
     .map_err(|e| match e {
-        IngestError::Io(m) => IngestError::Io(format!("{}: {m}", path.display())),
+        IngestError::Read { what, source } if what.is_empty() => IngestError::Read {
+            what: path.display().to_string(),
+            source,
+        },
         other => other,
     })
 }
@@ -74,8 +77,8 @@ pub fn ingest_reader<R: BufRead + 'static>(
     max_record_bytes: usize,
     now_ms: i64,
 ) -> Result<FileStats, IngestError> {
-    let io = |e: std::io::Error| IngestError::Io(e.to_string());
-    let gzip = input.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    let io = IngestError::read("");
+    let gzip = input.fill_buf().map_err(&io)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> = if gzip {
         Box::new(BufReader::with_capacity(
             256 * 1024,

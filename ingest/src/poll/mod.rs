@@ -152,12 +152,12 @@ pub fn poll(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| IngestError::Io(e.to_string()))?;
+        .map_err(|e| IngestError::Config(format!("cannot start an async runtime: {e}")))?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .user_agent(concat!("auditfed/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| IngestError::Io(e.to_string()))?;
+        .map_err(|e| IngestError::Config(format!("cannot build the HTTP client: {e}")))?;
     let object = api.object();
     let mut stats = PollStats::default();
     // Failed requests: 1-2 s, doubling up to 30-60 s, jittered.
@@ -209,7 +209,7 @@ pub fn poll(
         match response.status {
             200..=299 => {}
             401 | 403 => {
-                return Err(IngestError::Io(format!(
+                return Err(IngestError::Config(format!(
                     "{object}: HTTP {} {}: the API refused the credential: check {}",
                     response.status,
                     String::from_utf8_lossy(&response.body)

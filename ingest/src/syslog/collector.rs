@@ -54,7 +54,7 @@ pub fn receive(
     stop: &AtomicBool,
     idle: Option<Duration>,
 ) -> Result<SyslogStats, IngestError> {
-    let io = |what: &str, e: std::io::Error| IngestError::Io(format!("syslog {what}: {e}"));
+    let io = |what: &str, e: std::io::Error| IngestError::read(format!("syslog {what}"))(e);
     let udp = match &config.udp {
         Some(listen) => {
             let socket = UdpSocket::bind(listen).map_err(|e| io(listen, e))?;
@@ -83,7 +83,7 @@ pub fn receive(
     let tls_config = match (&config.tls, &config.tls_cert, &config.tls_key) {
         (Some(_), Some(cert), Some(key)) => Some(
             crate::tls::server_config(cert, key, config.client_ca.as_deref())
-                .map_err(|e| IngestError::Io(format!("syslog tls: {e}")))?,
+                .map_err(|e| IngestError::Config(format!("syslog tls: {e}")))?,
         ),
         _ => None,
     };
