@@ -134,3 +134,43 @@ impl Classify for IngestError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_says_what_to_do() {
+        let corrupt = IngestError::Corrupt {
+            object: "s3://b/k.json.gz".into(),
+            reason: "not gzip: invalid gzip header".into(),
+        };
+        assert_eq!(corrupt.class(), Class::Permanent);
+        assert_eq!(
+            corrupt.to_string(),
+            "s3://b/k.json.gz: not gzip: invalid gzip header"
+        );
+        let outage = IngestError::from(PlatformError::store("s3://b: cannot list AWSLogs/")(
+            object_store::Error::Generic {
+                store: "S3",
+                source: "connection refused".into(),
+            },
+        ));
+        assert!(outage.is_store() && outage.is_transient());
+        let archived = IngestError::from(PlatformError::store("s3://b: cannot read k")(
+            object_store::Error::PermissionDenied {
+                path: "k".into(),
+                source: "InvalidObjectState".into(),
+            },
+        ));
+        assert_eq!(archived.class(), Class::Permanent);
+        let read = IngestError::read("/var/log/auth.log")(std::io::Error::other("EIO"));
+        assert!(read.is_transient() && !read.is_store());
+        assert_eq!(read.to_string(), "/var/log/auth.log: EIO");
+        assert!(std::error::Error::source(&read).is_some());
+        assert_eq!(
+            IngestError::Config("collectors.x.source".into()).class(),
+            Class::Fatal
+        );
+    }
+}
