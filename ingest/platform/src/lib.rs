@@ -27,16 +27,19 @@
 //!   decisions use the class, never message text.
 //!
 //! ```no_run
+//! use std::collections::BTreeMap;
+//! use std::time::Duration;
+//!
 //! use auditfed_platform::kafka::{Kafka, consume::BoundedReader};
 //! use auditfed_schemas::config::KafkaConfig;
 //!
-//! let kafka = Kafka::connect(&KafkaConfig::default())?;
-//! kafka.ensure_topics()?;
+//! // Connected, properties checked, topics created or validated:
+//! let kafka = Kafka::open(&KafkaConfig::default())?;
 //! // Every committed cursor, read to the end the topic had when opened:
-//! let mut reader = BoundedReader::from_beginning(&kafka, &kafka.topics().cursors(), "my-reader")?;
-//! while let Some(record) = reader.next(std::time::Duration::from_secs(60))? {
-//!     println!("{:?}", record.key());
-//! }
+//! let reader = BoundedReader::from_beginning(&kafka, &kafka.topics().cursors(), "my-reader")?;
+//! let cursors: BTreeMap<String, serde_json::Value> =
+//!     reader.latest_values(Duration::from_secs(60), "cursor", |key| Some(key.to_owned()))?;
+//! println!("{} cursors", cursors.len());
 //! # Ok::<(), auditfed_platform::PlatformError>(())
 //! ```
 
