@@ -37,6 +37,8 @@ pub mod config;
 pub mod progress;
 mod read;
 
+pub(crate) use read::decompressed;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -23,9 +23,10 @@ use crate::raw::{Emit, RawRecord};
 use crate::s3::digests::Check;
 
 impl Objects {
-    /// [`Objects::read_object`], or, when the object fails the same way
-    /// each time (corrupt, refused, archived out of reach), a dead letter
-    /// naming it with the reason: read to its end, so the stream moves on.
+    /// Reads `item` from its `from` byte (the byte it was read to and its
+    /// record count), or, when it fails the same way each time (corrupt,
+    /// refused, archived out of reach), sets it aside: read to its end, so
+    /// the stream moves on.
     pub(super) fn read_or_set_aside(
         &self,
         out: &mut Collecting,
@@ -34,13 +35,65 @@ impl Objects {
     ) -> Result<(u64, u64), IngestError> {
         let _span =
             tracing::debug_span!("object", key = %item.meta.location, from = item.from).entered();
-        match self.read_object(out, item, stats) {
+        let object = format!("{}/{}", self.url.store, item.meta.location);
+        let got = self.get(&item.meta.location, item.from, item.meta.size);
+        // None: deleted since listed, or set aside.
+        let Some(Some((bytes, signature))) =
+            self.or_set_aside(out, &object, item.from, &[], got, stats)?
+        else {
+            return Ok((item.meta.size, 0));
+        };
+        let read = self.read_object(out, item, &object, &bytes, signature.as_deref(), stats);
+        Ok(self
+            .or_set_aside(out, &object, item.from, &bytes, read, stats)?
+            .unwrap_or((item.meta.size, 0)))
+    }
+
+    /// Reads a whole object (discovered by notification) as records, or
+    /// sets it aside as [`Objects::read_or_set_aside`] does.
+    pub(crate) fn read_whole(
+        &self,
+        out: &mut Collecting,
+        location: &Path,
+        stats: &mut ObjectStats,
+    ) -> Result<(), IngestError> {
+        let object = format!("{}/{location}", self.url.store);
+        let got = self.get(location, 0, 0);
+        let Some(Some((bytes, signature))) = self.or_set_aside(out, &object, 0, &[], got, stats)?
+        else {
+            return Ok(());
+        };
+        stats.objects += 1;
+        stats.bytes += bytes.len() as u64;
+        let read = if is_cloudtrail_digest(location.as_ref()) {
+            self.send_digest(out, &object, &bytes, signature.as_deref())
+                .map(|()| stats.records += 1)
+        } else {
+            decompressed(&object, &bytes)
+                .and_then(|input| self.records(out, &object, input, 0, &[], stats))
+                .map(|_| ())
+        };
+        self.or_set_aside(out, &object, 0, &bytes, read, stats)?;
+        Ok(())
+    }
+
+    /// `result`, or `None` once `object` is set aside because `result`
+    /// failed the same way it will every time.
+    fn or_set_aside<T>(
+        &self,
+        out: &mut Collecting,
+        object: &str,
+        offset: u64,
+        bytes: &[u8],
+        result: Result<T, IngestError>,
+        stats: &mut ObjectStats,
+    ) -> Result<Option<T>, IngestError> {
+        match result {
             Err(e) if e.class() == Class::Permanent => {
-                let object = format!("{}/{}", self.url.store, item.meta.location);
-                self.set_aside(out, &object, item.from, &[], &e.to_string(), stats)?;
-                Ok((item.meta.size, 0))
+                self.set_aside(out, object, offset, bytes, &e.to_string(), stats)?;
+                Ok(None)
             }
-            other => other,
+            other => other.map(Some),
         }
     }
 
@@ -70,42 +123,32 @@ impl Objects {
         )
     }
 
-    /// Reads `item` from its `from` byte: the byte it was read to and its
-    /// record count.
+    /// Reads `bytes`, what `item` holds from its `from` byte: the byte it
+    /// was read to and its record count.
     fn read_object(
         &self,
         out: &mut Collecting,
         item: &Pending,
+        object: &str,
+        bytes: &Bytes,
+        signature: Option<&str>,
         stats: &mut ObjectStats,
     ) -> Result<(u64, u64), IngestError> {
-        let key = item.meta.location.to_string();
-        let (bytes, signature) = match self.get(&item.meta.location, item.from, item.meta.size)? {
-            Some(got) => got,
-            None => return Ok((item.meta.size, 0)), // deleted since listed
-        };
-        let object = format!("{}/{key}", self.url.store);
-        if is_cloudtrail_digest(&key) {
-            match self.send_digest(out, &object, &bytes, signature.as_deref()) {
-                Ok(()) => {}
-                Err(e @ IngestError::Corrupt { .. }) => {
-                    self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
-                    return Ok((item.meta.size, 0));
-                }
-                Err(e) => return Err(e),
-            }
+        let key = item.meta.location.as_ref();
+        if is_cloudtrail_digest(key) {
+            self.send_digest(out, object, bytes, signature)?;
             stats.objects += 1;
             stats.bytes += bytes.len() as u64;
             stats.records += 1;
             return Ok((item.from + bytes.len() as u64, 1));
         }
-        let gzip = item.from == 0 && bytes.starts_with(&[0x1f, 0x8b]);
-        if let Some(digests) = self.verified_by(&key) {
-            let mut plain = Vec::new();
-            if gzip {
-                gunzip(&object, &bytes, &mut plain)?;
+        let gzip = item.from == 0 && bytes.starts_with(&GZIP_MAGIC);
+        if let Some(digests) = self.verified_by(key) {
+            let plain = if gzip {
+                gunzip(object, bytes)?
             } else {
-                plain = bytes.to_vec();
-            }
+                bytes.clone()
+            };
             let bucket = self.url.bucket();
             let verdict = match digests.check(
                 self.store.as_ref(),
@@ -117,7 +160,7 @@ impl Objects {
                 Check::Hold => return Ok((item.from, 0)),
                 Check::Read(verdict, why) => {
                     if let Some(why) = why {
-                        tracing::warn!(object = %object, verdict = ?verdict, why = %why, "upstream integrity not verified");
+                        tracing::warn!(object, verdict = ?verdict, why = %why, "upstream integrity not verified");
                     }
                     verdict
                 }
@@ -126,29 +169,22 @@ impl Objects {
             let verdict = verdict.as_str().unwrap_or("unavailable");
             stats.objects += 1;
             stats.bytes += bytes.len() as u64;
-            let mut shifted = Shifted {
+            let records = self.records(
                 out,
-                by: 0,
-                extra: &[(headers::UPSTREAM_INTEGRITY, verdict)],
-            };
-            let read = ingest_reader(
-                &object,
-                std::io::Cursor::new(plain),
-                self.source,
-                &mut shifted,
-                self.max_record,
-                now_ms(),
+                object,
+                plain,
+                0,
+                &[(headers::UPSTREAM_INTEGRITY, verdict)],
+                stats,
             )?;
-            stats.records += read.records;
-            stats.rejected += read.rejected;
-            return Ok((item.meta.size, read.records));
+            return Ok((item.meta.size, records));
         }
         // A growing plain object (an append blob) may end mid-line: that
         // part is read once the line is complete, or the object settled.
         let usable = if gzip || item.settled {
             bytes.len()
         } else {
-            memchr_last_newline(&bytes).map_or(0, |i| i + 1)
+            memchr_last_newline(bytes).map_or(0, |i| i + 1)
         };
         if usable == 0 {
             return Ok((item.from, 0));
@@ -156,21 +192,30 @@ impl Objects {
         // Decompressed whole before the first record is sent: a corrupt
         // object is set aside as one, never half read.
         let input = if gzip {
-            let mut plain = Vec::new();
-            gunzip(&object, &bytes, &mut plain)?;
-            Bytes::from(plain)
+            gunzip(object, bytes)?
         } else {
             bytes.slice(..usable)
         };
         stats.objects += 1;
         stats.bytes += usable as u64;
-        let mut shifted = Shifted {
-            out,
-            by: item.from,
-            extra: &[],
-        };
+        let records = self.records(out, object, input, item.from, &[], stats)?;
+        Ok((item.from + usable as u64, records))
+    }
+
+    /// The records of `input` (offsets shifted `by` bytes, `extra` headers
+    /// on each) into the batch: the number of records.
+    fn records(
+        &self,
+        out: &mut Collecting,
+        object: &str,
+        input: Bytes,
+        by: u64,
+        extra: &[(&str, &str)],
+        stats: &mut ObjectStats,
+    ) -> Result<u64, IngestError> {
+        let mut shifted = Shifted { out, by, extra };
         let read = ingest_reader(
-            &object,
+            object,
             std::io::Cursor::new(input),
             self.source,
             &mut shifted,
@@ -179,12 +224,12 @@ impl Objects {
         )?;
         stats.records += read.records;
         stats.rejected += read.rejected;
-        Ok((item.from + usable as u64, read.records))
+        Ok(read.records)
     }
 
     /// The object's bytes from `from` (and its `signature` metadata);
     /// `None` when it no longer exists.
-    pub(crate) fn get(
+    fn get(
         &self,
         location: &Path,
         from: u64,
@@ -215,25 +260,19 @@ impl Objects {
 
     /// A CloudTrail digest: one record, decompressed (its signature covers
     /// the uncompressed bytes), with its signature.
-    pub(crate) fn send_digest(
+    fn send_digest(
         &self,
         out: &mut Collecting,
         object: &str,
-        bytes: &[u8],
+        bytes: &Bytes,
         signature: Option<&str>,
     ) -> Result<(), IngestError> {
-        let mut plain = Vec::new();
-        let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
-            gunzip(object, bytes, &mut plain)?;
-            &plain
-        } else {
-            bytes
-        };
+        let body = decompressed(object, bytes)?;
         let record = RawRecord {
             source: self.source,
             object,
             offset: 0,
-            bytes: body,
+            bytes: &body,
             received_ms: now_ms(),
         };
         let mut extra = vec![(headers::KIND, CLOUDTRAIL_DIGEST)];
@@ -243,76 +282,32 @@ impl Objects {
         }
         out.send_with(&record, &extra)
     }
+}
 
-    /// Reads a whole object (discovered by notification) as records.
-    pub(crate) fn read_whole(
-        &self,
-        out: &mut Collecting,
-        location: &Path,
-        stats: &mut ObjectStats,
-    ) -> Result<bool, IngestError> {
-        let (bytes, signature) = match self.get(location, 0, 0) {
-            Ok(Some(got)) => got,
-            Ok(None) => return Ok(false),
-            Err(e) if e.class() == Class::Permanent => {
-                let object = format!("{}/{location}", self.url.store);
-                self.set_aside(out, &object, 0, &[], &e.to_string(), stats)?;
-                return Ok(true);
-            }
-            Err(e) => return Err(e),
-        };
-        stats.objects += 1;
-        stats.bytes += bytes.len() as u64;
-        let object = format!("{}/{location}", self.url.store);
-        let set_aside = |e: IngestError| match e {
-            e @ IngestError::Corrupt { .. } => Ok(e),
-            other => Err(other),
-        };
-        if is_cloudtrail_digest(location.as_ref()) {
-            match self.send_digest(out, &object, &bytes, signature.as_deref()) {
-                Ok(()) => stats.records += 1,
-                Err(e) => {
-                    let e = set_aside(e)?;
-                    self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
-                }
-            }
-            return Ok(true);
-        }
-        let input = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut plain = Vec::new();
-            if let Err(e) = gunzip(&object, &bytes, &mut plain) {
-                let e = set_aside(e)?;
-                self.set_aside(out, &object, 0, &bytes, &e.to_string(), stats)?;
-                return Ok(true);
-            }
-            Bytes::from(plain)
-        } else {
-            bytes
-        };
-        let read = ingest_reader(
-            &object,
-            std::io::Cursor::new(input),
-            self.source,
-            out,
-            self.max_record,
-            now_ms(),
-        )?;
-        stats.records += read.records;
-        stats.rejected += read.rejected;
-        Ok(true)
+/// The first bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `bytes` decompressed when they are gzip (by their magic bytes), else as
+/// they are.
+pub(crate) fn decompressed(object: &str, bytes: &Bytes) -> Result<Bytes, IngestError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        gunzip(object, bytes)
+    } else {
+        Ok(bytes.clone())
     }
 }
 
-/// Decompresses a whole gzip object into `plain`; one that is not valid
-/// gzip is [`IngestError::Corrupt`] (it fails the same way each time).
-fn gunzip(object: &str, bytes: &[u8], plain: &mut Vec<u8>) -> Result<(), IngestError> {
+/// Decompresses a whole gzip object; one that is not valid gzip is
+/// [`IngestError::Corrupt`] (it fails the same way each time).
+fn gunzip(object: &str, bytes: &[u8]) -> Result<Bytes, IngestError> {
+    let mut plain = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(plain)
-        .map(|_| ())
+        .read_to_end(&mut plain)
         .map_err(|e| IngestError::Corrupt {
             object: object.to_owned(),
             reason: format!("not gzip: {e}"),
-        })
+        })?;
+    Ok(Bytes::from(plain))
 }
 
 fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {

@@ -138,7 +138,7 @@ pub fn notified(
                 let location =
                     Path::parse(&object.key).unwrap_or_else(|_| Path::from(object.key.as_str()));
                 match objects.read_whole(out, &location, &mut stats) {
-                    Ok(_) => out.advance(&mark, json!({ "etag": etag, "at": now_ms() })),
+                    Ok(()) => out.advance(&mark, json!({ "etag": etag, "at": now_ms() })),
                     // Left in the queue: it comes back after its visibility timeout.
                     Err(e) if e.is_store() && e.class() != Class::Fatal => {
                         out.counters().error();

@@ -11,10 +11,10 @@
 //! `unavailable`. See [`crate::upstream`] for the checks themselves.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
@@ -23,12 +23,13 @@ use auditfed_platform::error::store_class;
 use auditfed_platform::{Class, PlatformError};
 
 use crate::IngestError;
+use crate::objects::decompressed;
 use crate::upstream::{AwsPublicKeys, CloudTrailDigest, UpstreamIntegrity, log_file_integrity};
 
 /// A digest file as read: parsed, its bytes and signature.
 struct Digest {
     parsed: CloudTrailDigest,
-    bytes: Vec<u8>,
+    bytes: Bytes,
     signature: String,
 }
 
@@ -191,18 +192,10 @@ fn read_folder(
             }
             Err(e) => return Err(err(format!("cannot read {}", meta.location))(e).into()),
         };
-        let mut plain = Vec::new();
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            if flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut plain)
-                .is_err()
-            {
-                tracing::warn!(digest = %meta.location, "digest is not valid gzip; ignored for verification");
-                continue;
-            }
-        } else {
-            plain = bytes.to_vec();
-        }
+        let Ok(plain) = decompressed(meta.location.as_ref(), &bytes) else {
+            tracing::warn!(digest = %meta.location, "digest is not valid gzip; ignored for verification");
+            continue;
+        };
         match CloudTrailDigest::parse(&plain) {
             Ok(parsed) => digests.push(Digest {
                 parsed,
