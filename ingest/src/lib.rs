@@ -85,9 +85,9 @@ pub enum IngestError {
     #[error("{0}")]
     Io(String),
     /// Reading a file or socket failed (transient).
-    #[error("{}{source}", if what.is_empty() { String::new() } else { format!("{what}: ") })]
+    #[error("{what}: {source}")]
     Read {
-        /// What was being read (a path, `syslog tcp`); may be empty.
+        /// What was being read (a path, `syslog tcp`).
         what: String,
         /// The operating system's error.
         #[source]

@@ -58,13 +58,6 @@ pub fn ingest_file(
         max_record_bytes,
         now_ms,
     )
-    .map_err(|e| match e {
-        IngestError::Read { what, source } if what.is_empty() => IngestError::Read {
-            what: path.display().to_string(),
-            source,
-        },
-        other => other,
-    })
 }
 
 /// Streams one object (plain or gzip) from `input` into the raw topic of
@@ -77,7 +70,7 @@ pub fn ingest_reader<R: BufRead + 'static>(
     max_record_bytes: usize,
     now_ms: i64,
 ) -> Result<FileStats, IngestError> {
-    let io = IngestError::read("");
+    let io = IngestError::read(object);
     let gzip = input.fill_buf().map_err(&io)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead> = if gzip {
         Box::new(BufReader::with_capacity(
