@@ -7,7 +7,7 @@
 //! new owner of a partition resumes exactly where the last committed
 //! transaction ended: no gap, no duplicate, no fork.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use auditfed_platform::kafka::Kafka;
@@ -37,7 +37,7 @@ pub fn load(
     kafka: &Kafka,
     chains: &[String],
     timeout: Duration,
-) -> Result<HashMap<String, StoredChain>, ServiceError> {
+) -> Result<BTreeMap<String, StoredChain>, ServiceError> {
     let topic = kafka.topics().chain_state();
     let reader = BoundedReader::open(
         kafka,
@@ -46,8 +46,7 @@ pub fn load(
         None,
         End::HighWatermark,
     )?;
-    let found = reader.latest_values(timeout, "chain state of", |key| {
+    Ok(reader.latest_values(timeout, "chain state of", |key| {
         chains.iter().any(|c| c == key).then(|| key.to_owned())
-    })?;
-    Ok(found.into_iter().collect())
+    })?)
 }

@@ -169,17 +169,6 @@ impl BoundedReader {
     pub fn next(&mut self, timeout: Duration) -> Result<Read<'_>, PlatformError> {
         let deadline = Instant::now() + timeout;
         loop {
-            // Transaction markers take the offsets after a partition's last
-            // record: the position passes them without a message.
-            if let Ok(positions) = self.consumer.position() {
-                for e in positions.elements() {
-                    if let Offset::Offset(pos) = e.offset()
-                        && self.ends.get(&e.partition()).is_some_and(|end| pos >= *end)
-                    {
-                        self.ends.remove(&e.partition());
-                    }
-                }
-            }
             if self.ends.is_empty() {
                 return Ok(Read::End);
             }
@@ -205,7 +194,12 @@ impl BoundedReader {
                     return Err(PlatformError::kafka(format!("reading {}", self.topic))(e));
                 }
                 None => {
-                    if Instant::now() >= deadline {
+                    // Nothing came: a partition may have reached its end
+                    // through transaction markers, which take the offsets
+                    // after its last record without a message. Asked only
+                    // when idle, not once per record.
+                    drop_passed_ends(&self.consumer, &mut self.ends);
+                    if !self.ends.is_empty() && Instant::now() >= deadline {
                         return Ok(Read::Idle);
                     }
                 }
@@ -279,5 +273,18 @@ impl BoundedReader {
             Ok::<(), PlatformError>(())
         })?;
         Ok(values)
+    }
+}
+
+/// Forgets the partitions of `ends` whose position passed their end.
+fn drop_passed_ends(consumer: &BaseConsumer, ends: &mut BTreeMap<i32, i64>) {
+    if let Ok(positions) = consumer.position() {
+        for e in positions.elements() {
+            if let Offset::Offset(pos) = e.offset()
+                && ends.get(&e.partition()).is_some_and(|end| pos >= *end)
+            {
+                ends.remove(&e.partition());
+            }
+        }
     }
 }
