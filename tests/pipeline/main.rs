@@ -11,6 +11,7 @@ mod archiver;
 mod collectors;
 mod normalizer_kafka;
 mod object_collectors;
+mod object_failures;
 mod receivers;
 mod sentinel;
 mod sinks;
