@@ -163,6 +163,31 @@ pub fn map_record(
     Ok(event)
 }
 
+/// `metadata.uid` of a record whose source gives it no id (a syslog line,
+/// some Azure Activity records): `af1-` and 32 hex digits of SHA-256 over
+/// the source type, the object the record was read from, its position in
+/// it and its bytes. Deterministic (a replay derives the same id) and
+/// unique (two records differ in position or bytes), so every event can be
+/// named by its uid.
+pub fn derived_uid(
+    source: SourceType,
+    record: &[u8],
+    position: Position,
+    meta: &SourceMeta,
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        source.as_str().as_bytes(),
+        meta.object.as_deref().unwrap_or("").as_bytes(),
+        format!("{}:{}:{}", position.line, position.byte_offset, position.index).as_bytes(),
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.update(record);
+    format!("af1-{}", hex::encode(&hash.finalize()[..16]))
+}
+
 fn stamp_lineage(
     event: &mut Event,
     source: SourceType,
@@ -181,6 +206,9 @@ fn stamp_lineage(
         value: Some(hex::encode(Sha256::digest(record))),
     });
     event.raw_data_size = Some(record.len() as i64);
+    if event.metadata.uid.as_deref().is_none_or(str::is_empty) {
+        event.metadata.uid = Some(derived_uid(source, record, position, meta));
+    }
     event.metadata.log_source = meta.object.clone();
     event.metadata.transformation_info_list = Some(vec![TransformationInfo {
         name: Some(format!("auditfed {source} mapper")),

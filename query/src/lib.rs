@@ -22,7 +22,11 @@
 //! - [`pg`]: the PostgreSQL wire-protocol server (`auditfed serve sql`)
 //!   for psql and BI tools;
 //! - [`replay`]: the sealed events of archives between two times, streamed
-//!   batch by batch (`auditfed replay --source archive`).
+//!   batch by batch (`auditfed replay --source archive`);
+//! - [`report`]: audit reports: control packs run over an archive pinned to
+//!   its signed checkpoints, written as signed, reproducible evidence
+//!   bundles (HTML, PDF, OCSF Compliance Findings, CSV), verified and re-run
+//!   by `auditfed report verify`, and produced on schedules.
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +38,7 @@ pub mod pg;
 pub mod proof;
 pub mod receipts;
 pub mod replay;
+pub mod report;
 pub mod sql;
 pub mod store;
 pub mod verify;
@@ -64,6 +69,17 @@ pub enum QueryError {
     /// The SQL server cannot start (TLS files, listen address).
     #[error("sql server: {0}")]
     Server(String),
+    /// A report pack is malformed: which pack (file or built-in name) and why.
+    #[error("report pack {pack}: {reason}")]
+    Pack {
+        /// The pack's file, directory or built-in name.
+        pack: String,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
+    /// A report could not be produced, verified or delivered.
+    #[error("report: {0}")]
+    Report(String),
     /// Kafka or an object store failed (the platform layer's error).
     #[error("{0}")]
     Platform(#[from] auditfed_platform::PlatformError),
@@ -75,10 +91,11 @@ impl auditfed_platform::Classify for QueryError {
         match self {
             QueryError::Platform(e) => e.class(),
             QueryError::Store(_) | QueryError::Kafka(_) => Class::Transient,
-            QueryError::Parquet(_) | QueryError::Seal(_) | QueryError::NotFound(_) => {
-                Class::Permanent
-            }
-            QueryError::Sql(_) | QueryError::Server(_) => Class::Fatal,
+            QueryError::Parquet(_)
+            | QueryError::Seal(_)
+            | QueryError::NotFound(_)
+            | QueryError::Report(_) => Class::Permanent,
+            QueryError::Sql(_) | QueryError::Server(_) | QueryError::Pack { .. } => Class::Fatal,
         }
     }
 }

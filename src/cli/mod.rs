@@ -7,6 +7,7 @@ mod normalize;
 mod prove;
 mod quickstart;
 mod replay;
+mod report;
 mod run;
 mod schema;
 mod serve;
@@ -88,6 +89,9 @@ enum Command {
     Quickstart(quickstart::Args),
     /// Run a server (`auditfed serve sql`: PostgreSQL wire protocol over the archives).
     Serve(serve::Args),
+    /// Audit reports: run a control pack into a signed evidence bundle
+    /// (`report run`), check one (`report verify [--rerun]`), list packs.
+    Report(report::Args),
     /// Forward a time range again to one sink, from the events topic or the
     /// archive (after a SIEM lost data); receipts say `"mode":"replay"`.
     Replay(replay::Args),
@@ -113,5 +117,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -231,6 +231,26 @@ pub struct SignedNote {
 }
 
 impl SignedNote {
+    /// Signs any note text (ending in `\n`) with `signer`: the form
+    /// checkpoints use, and report manifests too.
+    pub fn sign(text: String, signer: &dyn Signer) -> Result<SignedNote, SealError> {
+        if !text.ends_with('\n') || text.contains("\n\n") {
+            return Err(SealError::Checkpoint(
+                "a note text ends with a newline and has no empty line".into(),
+            ));
+        }
+        let signature = signer.sign(text.as_bytes())?;
+        let key = signer.verifier_key();
+        Ok(SignedNote {
+            text,
+            signatures: vec![NoteSignature {
+                name: key.name().to_owned(),
+                id: key.id(),
+                signature,
+            }],
+        })
+    }
+
     /// Parses a signed note.
     pub fn parse(note: &str) -> Result<SignedNote, SealError> {
         let bad = |why: &str| SealError::Checkpoint(format!("signed note: {why}"));
@@ -276,6 +296,13 @@ impl SignedNote {
     /// by a trusted key and verify; a trusted key whose signature does not
     /// verify is an error.
     pub fn verify(&self, keyring: &Keyring) -> Result<(Checkpoint, VerifierKey), SealError> {
+        let key = self.verify_signature(keyring)?;
+        Ok((Checkpoint::parse_text(&self.text)?, key))
+    }
+
+    /// Checks the signatures as [`SignedNote::verify`] does, whatever the
+    /// text is; returns the trusted key that signed it.
+    pub fn verify_signature(&self, keyring: &Keyring) -> Result<VerifierKey, SealError> {
         let mut good = None;
         for sig in &self.signatures {
             if let Some(key) = keyring.find(&sig.name, sig.id) {
@@ -299,7 +326,7 @@ impl SignedNote {
                 names.join(", ")
             ))
         })?;
-        Ok((Checkpoint::parse_text(&self.text)?, key))
+        Ok(key)
     }
 }
 

@@ -8,7 +8,11 @@
 //!
 //! Views for common audit questions are defined over `events`
 //! ([`AUDIT_VIEWS`]): `failed_signins`, `privilege_changes`,
-//! `audit_logging_disabled`, `root_activity`, `access_denied_bursts`.
+//! `audit_logging_disabled`, `audit_policy_changes`, `root_activity`,
+//! `access_denied_bursts`, `logins_without_mfa`, `new_access_keys`,
+//! `admin_role_grants`, `k8s_exec_and_secrets`, `field_completeness` and
+//! `clock_skew`. The function `json_get(event_json, 'dotted.path')` reads
+//! any other attribute of the OCSF event (see [`json_get_udf`]).
 //!
 //! ```no_run
 //! use auditfed_query::sql::{Archive, Catalog};
@@ -34,6 +38,12 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::QueryError;
 use crate::object::Location;
+
+mod json;
+mod views;
+
+pub use json::json_get_udf;
+pub use views::AUDIT_VIEWS;
 
 /// One archive to query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,45 +82,6 @@ impl Archive {
         }
     }
 }
-
-/// The views over `events` for common audit questions: `(name, doc, SQL)`.
-pub const AUDIT_VIEWS: [(&str, &str, &str); 5] = [
-    (
-        "failed_signins",
-        "Failed authentications in every source (OCSF Authentication, status Failure).",
-        "SELECT time, archive, source, product_name, actor_user_name, user_name, src_ip, status_code, cloud_provider, cloud_account_uid, event_uid \
-         FROM events WHERE class_uid = 3002 AND status_id = 2",
-    ),
-    (
-        "privilege_changes",
-        "Grants and revocations of privileges, group membership changes, and changes to policies and roles.",
-        "SELECT time, archive, source, class_name, api_operation, actor_user_name, user_name, resource_uids, cloud_provider, cloud_account_uid, event_uid \
-         FROM events WHERE class_uid IN (3005, 3006) \
-         OR (class_uid = 3004 AND (api_operation ILIKE '%polic%' OR api_operation ILIKE '%role%'))",
-    ),
-    (
-        "audit_logging_disabled",
-        "Audit trails stopped, deleted or reconfigured: CloudTrail, GCP log sinks, Azure diagnostic settings.",
-        "SELECT time, archive, source, api_service, api_operation, actor_user_name, src_ip, cloud_provider, cloud_account_uid, cloud_region, event_uid \
-         FROM events WHERE api_operation IN ('StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors', 'DeleteFlowLogs') \
-         OR api_operation ILIKE '%.DeleteSink' OR api_operation ILIKE '%.UpdateSink' OR api_operation ILIKE '%.DeleteExclusion' \
-         OR api_operation ILIKE '%diagnosticSettings/delete%' OR api_operation ILIKE '%diagnosticSettings/write%'",
-    ),
-    (
-        "root_activity",
-        "Activity of root / owner accounts (AWS root, Linux root).",
-        "SELECT time, archive, source, class_name, api_operation, actor_user_name, actor_user_uid, actor_user_type, src_ip, cloud_account_uid, event_uid \
-         FROM events WHERE actor_user_type ILIKE 'root' OR actor_user_name = 'root' OR actor_user_uid LIKE '%:root'",
-    ),
-    (
-        "access_denied_bursts",
-        "Actors with 5 or more access-denied errors within one minute.",
-        "SELECT date_trunc('minute', time) AS minute, archive, actor_user_name, src_ip, count(*) AS denied \
-         FROM events WHERE status_code ILIKE '%AccessDenied%' OR status_code ILIKE '%Unauthorized%' \
-         OR status_code IN ('PERMISSION_DENIED', 'AuthorizationFailed', 'Forbidden', '403') \
-         GROUP BY 1, 2, 3, 4 HAVING count(*) >= 5",
-    ),
-];
 
 /// A DataFusion session over archives, with `events` and the audit views.
 pub struct Catalog {
@@ -201,7 +172,7 @@ impl Catalog {
     }
 }
 
-fn sql_error(e: datafusion::error::DataFusionError) -> QueryError {
+pub(crate) fn sql_error(e: datafusion::error::DataFusionError) -> QueryError {
     let message = e.to_string();
     if message.contains("DML not supported") || message.contains("DDL not supported") {
         return QueryError::Sql(format!(
@@ -213,6 +184,28 @@ fn sql_error(e: datafusion::error::DataFusionError) -> QueryError {
 
 /// A session with one table per archive, the `events` union and the views.
 pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError> {
+    session_pinned(archives, None).await
+}
+
+/// The last sequence number of one chain that a pinned session shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChainPin {
+    /// The archive's name (the `archive` column).
+    pub archive: String,
+    /// The chain.
+    pub chain_id: String,
+    /// Rows with a larger `seq` are not shown.
+    pub last_seq: u64,
+}
+
+/// [`session`], with `events` restricted to `pins` when given: only the
+/// chains pinned, each up to its pinned sequence number. Rows archived
+/// later (and chains that appeared later) are invisible, so a report run
+/// again over a grown archive sees exactly what it saw the first time.
+pub async fn session_pinned(
+    archives: &[Archive],
+    pins: Option<&[ChainPin]>,
+) -> Result<SessionContext, QueryError> {
     if archives.is_empty() {
         return Err(QueryError::Sql("no archive to query".into()));
     }
@@ -231,6 +224,7 @@ pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError>
         .build_arc()
         .map_err(sql_error)?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    ctx.register_udf(json_get_udf());
     let mut union = Vec::new();
     for (i, archive) in archives.iter().enumerate() {
         let table = format!("archive_{i}");
@@ -240,11 +234,18 @@ pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError>
             archive.name.replace('\'', "''")
         ));
     }
-    let statements = std::iter::once(format!(
-        "CREATE VIEW events AS {}",
-        union.join(" UNION ALL ")
-    ))
-    .chain(
+    let all = union.join(" UNION ALL ");
+    let events = match pins {
+        None => format!("CREATE VIEW events AS {all}"),
+        Some(pins) => {
+            register_pins(&ctx, pins)?;
+            format!(
+                "CREATE VIEW events AS SELECT e.* FROM ({all}) e JOIN archive_pins p \
+                 ON e.archive = p.archive AND e.chain_id = p.chain_id AND e.seq <= p.last_seq"
+            )
+        }
+    };
+    let statements = std::iter::once(events).chain(
         AUDIT_VIEWS
             .iter()
             .map(|(name, _, sql)| format!("CREATE VIEW {name} AS {sql}")),
@@ -253,6 +254,35 @@ pub async fn session(archives: &[Archive]) -> Result<SessionContext, QueryError>
         ctx.sql(&statement).await.map_err(sql_error)?;
     }
     Ok(ctx)
+}
+
+/// `archive_pins(archive, chain_id, last_seq)`: what a pinned session shows.
+fn register_pins(ctx: &SessionContext, pins: &[ChainPin]) -> Result<(), QueryError> {
+    use arrow_array::{StringArray, UInt64Array};
+    use arrow_schema::{Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("archive", DataType::Utf8, false),
+        Field::new("chain_id", DataType::Utf8, false),
+        Field::new("last_seq", DataType::UInt64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                pins.iter().map(|p| p.archive.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                pins.iter().map(|p| p.chain_id.as_str()),
+            )),
+            Arc::new(UInt64Array::from_iter_values(pins.iter().map(|p| p.last_seq))),
+        ],
+    )
+    .map_err(|e| QueryError::Sql(e.to_string()))?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
+        .map_err(sql_error)?;
+    ctx.register_table("archive_pins", Arc::new(table))
+        .map_err(sql_error)?;
+    Ok(())
 }
 
 async fn register_archive(
@@ -282,7 +312,7 @@ async fn register_archive(
 
 /// The listing URL of a directory or object-store location (registering
 /// the object store with the session); `what` names it in errors.
-fn listing_url(
+pub(crate) fn listing_url(
     ctx: &SessionContext,
     location: &str,
     what: &str,
@@ -308,29 +338,30 @@ fn listing_url(
     ListingTableUrl::parse(url).map_err(sql_error)
 }
 
+/// The undelivered events per sink: the `undelivered` view over `receipts`.
+const UNDELIVERED: &str = "CREATE VIEW undelivered AS \
+     SELECT s.sink, e.time, e.archive, e.source, e.event_uid, e.chain_id, e.seq \
+     FROM (SELECT DISTINCT sink FROM receipts) s CROSS JOIN events e \
+     WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.sink = s.sink \
+     AND r.chain_id = e.chain_id AND r.seq = e.seq AND r.outcome IN ('delivered', 'withheld'))";
+
+/// Pages that do not chain: the `coverage_gaps` view over `coverage`.
+const COVERAGE_GAPS: &str = "CREATE VIEW coverage_gaps AS \
+     SELECT collector, previous_seq, collector_seq, previous_cursor_to, cursor_from FROM ( \
+       SELECT collector, collector_seq, cursor_from, \
+         LAG(collector_seq) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_seq, \
+         LAG(cursor_to) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_cursor_to \
+       FROM coverage) pages \
+     WHERE (previous_seq IS NULL AND collector_seq <> 0) \
+        OR (previous_seq IS NOT NULL AND (collector_seq <> previous_seq + 1 OR cursor_from <> previous_cursor_to))";
+
 /// Registers the delivery receipts at `location` (`archive.receipts_path`)
 /// as `receipts`, and the view `undelivered`: per sink that has receipts,
-/// the events with neither a delivered nor a withheld receipt.
+/// the events with neither a delivered nor a withheld receipt. Receipts
+/// name events by their seal (`chain_id`, `seq`), which is unique; the
+/// event's `metadata.uid` is the source's id and may repeat.
 pub async fn register_receipts(ctx: &SessionContext, location: &str) -> Result<(), QueryError> {
-    let url = listing_url(ctx, location, "receipts")?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(crate::receipts::receipts_schema());
-    let listing = ListingTable::try_new(config).map_err(sql_error)?;
-    ctx.register_table("receipts", Arc::new(listing))
-        .map_err(sql_error)?;
-    ctx.sql(
-        "CREATE VIEW undelivered AS \
-         SELECT s.sink, e.time, e.archive, e.source, e.event_uid, e.chain_id, e.seq \
-         FROM (SELECT DISTINCT sink FROM receipts) s CROSS JOIN events e \
-         WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.sink = s.sink \
-         AND r.event_uid = e.event_uid AND r.outcome IN ('delivered', 'withheld'))",
-    )
-    .await
-    .map_err(sql_error)?;
-    Ok(())
+    register_side_table(ctx, SideTable::Receipts, Some(location), None).await
 }
 
 /// Registers the API pollers' coverage at `location`
@@ -340,27 +371,167 @@ pub async fn register_receipts(ctx: &SessionContext, location: &str) -> Result<(
 /// where the previous one ended), and a first page that is not page 0.
 /// An empty `coverage_gaps` is the proof that the pages chain.
 pub async fn register_coverage(ctx: &SessionContext, location: &str) -> Result<(), QueryError> {
-    let url = listing_url(ctx, location, "coverage")?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(crate::coverage::coverage_schema());
-    let listing = ListingTable::try_new(config).map_err(sql_error)?;
-    ctx.register_table("coverage", Arc::new(listing))
-        .map_err(sql_error)?;
-    ctx.sql(
-        "CREATE VIEW coverage_gaps AS \
-         SELECT collector, previous_seq, collector_seq, previous_cursor_to, cursor_from FROM ( \
-           SELECT collector, collector_seq, cursor_from, \
-             LAG(collector_seq) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_seq, \
-             LAG(cursor_to) OVER (PARTITION BY collector ORDER BY collector_seq) AS previous_cursor_to \
-           FROM coverage) pages \
-         WHERE (previous_seq IS NULL AND collector_seq <> 0) \
-            OR (previous_seq IS NOT NULL AND (collector_seq <> previous_seq + 1 OR cursor_from <> previous_cursor_to))",
-    )
-    .await
-    .map_err(sql_error)?;
+    register_side_table(ctx, SideTable::Coverage, Some(location), None).await
+}
+
+/// The side tables: Parquet blocks of a Kafka topic, apart from the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideTable {
+    Receipts,
+    Coverage,
+}
+
+impl SideTable {
+    fn name(self) -> &'static str {
+        match self {
+            SideTable::Receipts => "receipts",
+            SideTable::Coverage => "coverage",
+        }
+    }
+
+    fn schema(self) -> arrow_schema::SchemaRef {
+        match self {
+            SideTable::Receipts => crate::receipts::receipts_schema(),
+            SideTable::Coverage => crate::coverage::coverage_schema(),
+        }
+    }
+
+    fn view(self) -> &'static str {
+        match self {
+            SideTable::Receipts => UNDELIVERED,
+            SideTable::Coverage => COVERAGE_GAPS,
+        }
+    }
+}
+
+/// How far a side table is read: its rows from one Kafka partition up to
+/// an offset. Side tables grow while sinks deliver and pollers poll; a
+/// report pins them as it pins the archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SidePin {
+    /// `receipts` or `coverage`.
+    pub table: String,
+    /// The Kafka partition of the rows.
+    pub kafka_partition: i32,
+    /// The largest offset included.
+    pub max_offset: i64,
+}
+
+/// The current end of the side tables at `receipts` and `coverage`.
+pub fn side_pins(
+    receipts: Option<&str>,
+    coverage: Option<&str>,
+) -> Result<Vec<SidePin>, QueryError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Store(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(async {
+        let mut pins = Vec::new();
+        for (table, location) in [(SideTable::Receipts, receipts), (SideTable::Coverage, coverage)] {
+            let Some(location) = location else { continue };
+            let ctx = SessionContext::new();
+            register_side_table(&ctx, table, Some(location), None).await?;
+            let batches = ctx
+                .sql(&format!(
+                    "SELECT kafka_partition, max(kafka_offset) FROM {} GROUP BY 1 ORDER BY 1",
+                    table.name()
+                ))
+                .await
+                .map_err(sql_error)?
+                .collect()
+                .await
+                .map_err(sql_error)?;
+            for batch in batches {
+                let partitions = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int32Array>()
+                    .expect("kafka_partition is Int32");
+                let offsets = batch
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .expect("max(kafka_offset) is Int64");
+                for i in 0..batch.num_rows() {
+                    pins.push(SidePin {
+                        table: table.name().to_owned(),
+                        kafka_partition: partitions.value(i),
+                        max_offset: offsets.value(i),
+                    });
+                }
+            }
+        }
+        Ok(pins)
+    })
+}
+
+/// Registers `receipts` (with `undelivered`) and `coverage` (with
+/// `coverage_gaps`): from their locations when given, else empty, so that
+/// queries over them plan everywhere; restricted to `pins` when given.
+pub async fn register_side_tables(
+    ctx: &SessionContext,
+    receipts: Option<&str>,
+    coverage: Option<&str>,
+    pins: Option<&[SidePin]>,
+) -> Result<(), QueryError> {
+    register_side_table(ctx, SideTable::Receipts, receipts, pins).await?;
+    register_side_table(ctx, SideTable::Coverage, coverage, pins).await
+}
+
+async fn register_side_table(
+    ctx: &SessionContext,
+    table: SideTable,
+    location: Option<&str>,
+    pins: Option<&[SidePin]>,
+) -> Result<(), QueryError> {
+    let name = table.name();
+    let provider: Arc<dyn datafusion::catalog::TableProvider> = match location {
+        Some(location) => {
+            let url = listing_url(ctx, location, name)?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(table.schema());
+            Arc::new(ListingTable::try_new(config).map_err(sql_error)?)
+        }
+        None => Arc::new(
+            datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
+                .map_err(sql_error)?,
+        ),
+    };
+    match pins {
+        None => {
+            ctx.register_table(name, provider).map_err(sql_error)?;
+        }
+        Some(pins) => {
+            let files = format!("{name}_files");
+            ctx.register_table(files.as_str(), provider)
+                .map_err(sql_error)?;
+            let bounds: Vec<String> = pins
+                .iter()
+                .filter(|p| p.table == name)
+                .map(|p| {
+                    format!(
+                        "(kafka_partition = {} AND kafka_offset <= {})",
+                        p.kafka_partition, p.max_offset
+                    )
+                })
+                .collect();
+            let filter = if bounds.is_empty() {
+                "FALSE".to_owned()
+            } else {
+                bounds.join(" OR ")
+            };
+            ctx.sql(&format!(
+                "CREATE VIEW {name} AS SELECT * FROM {files} WHERE {filter}"
+            ))
+            .await
+            .map_err(sql_error)?;
+        }
+    }
+    ctx.sql(table.view()).await.map_err(sql_error)?;
     Ok(())
 }
 
