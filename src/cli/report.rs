@@ -12,7 +12,7 @@ use auditfed_query::report::service::{Job, produce};
 use auditfed_query::sql::Archive;
 use auditfed_schemas::seal::Keyring;
 
-use super::service::{load_config, load_signer};
+use super::service::{load_config, load_signer, select_named, stop_flag};
 use super::sql::archives;
 
 /// Arguments of `auditfed report`.
@@ -160,11 +160,12 @@ fn run_report(args: RunArgs) -> Result<ExitCode, Failure> {
     })?;
     let keyring = Keyring::load(&config.keys.keyring)
         .map_err(|e| format!("--keys {}: {e}", config.keys.keyring.display()))?;
+    let (from_ms, to_ms) = (parse_time("--from", &args.from)?, parse_time("--to", &args.to)?);
     let job = Job {
         pack: args.pack,
         params: parse_params(&args.param)?,
-        from_ms: parse_time("--from", &args.from)?,
-        to_ms: parse_time("--to", &args.to)?,
+        from_ms,
+        to_ms,
         archives: archives(&args.archive, &config),
         sides: SideLocations {
             receipts: args.receipts.or(config.archive.receipts_path.clone()),
@@ -172,7 +173,10 @@ fn run_report(args: RunArgs) -> Result<ExitCode, Failure> {
         },
         keyring,
         signer: signer.as_ref(),
-        dead_letters: None,
+        dead_letters: match &args.config {
+            Some(_) => dead_letters(&config, from_ms, to_ms),
+            None => None,
+        },
         out: args.out.clone(),
     };
     let manifest = produce(&job)?;
@@ -305,5 +309,79 @@ fn packs(pack: Option<String>) -> Result<ExitCode, Failure> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dead letters of a period from the config's Kafka (`None`, with a
+/// warning, when it is embedded or cannot be read).
+fn dead_letters(
+    config: &auditfed_schemas::config::Config,
+    from_ms: i64,
+    to_ms: i64,
+) -> Option<Vec<auditfed_query::report::run::DeadLetters>> {
+    if config.kafka.bootstrap == "embedded" {
+        return None;
+    }
+    let counted = auditfed_platform::kafka::Kafka::connect(&config.kafka)
+        .map_err(auditfed_query::QueryError::from)
+        .and_then(|kafka| {
+            let topic = kafka.topics().dlq();
+            auditfed_query::report::service::dead_letters(&kafka, &topic, from_ms, to_ms)
+        });
+    match counted {
+        Ok(list) => Some(list),
+        Err(e) => {
+            eprintln!("auditfed: dead letters not checked: {e}");
+            None
+        }
+    }
+}
+
+/// `auditfed run reports --config FILE [--report NAME]... [--once]`.
+pub fn run_scheduled(path: PathBuf, only: &[String], once: bool) -> Result<ExitCode, Failure> {
+    use auditfed_query::report::schedule::{Context, parse_reports, run_schedules};
+    let config = load_config(Some(&path))?;
+    let all = archives(&[], &config);
+    let names: Vec<String> = all.iter().map(|a| a.name.clone()).collect();
+    let reports = select_named(
+        &path,
+        "reports",
+        parse_reports(&config.reports, &names),
+        |r| r.name.as_str(),
+        only,
+    )?;
+    if reports.is_empty() {
+        return Err(format!("{}: no [reports.*] table", path.display()).into());
+    }
+    let signer = load_signer(&config).map_err(|problems| {
+        problems
+            .iter()
+            .map(|p| format!("{}: {p}", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let keyring = Keyring::load(&config.keys.keyring)
+        .map_err(|e| format!("{}: keys.keyring: {e}", path.display()))?;
+    let stop = stop_flag()?;
+    let count = |from: i64, to: i64| -> Result<Vec<auditfed_query::report::run::DeadLetters>, auditfed_query::QueryError> {
+        let kafka = auditfed_platform::kafka::Kafka::connect(&config.kafka)?;
+        let topic = kafka.topics().dlq();
+        auditfed_query::report::service::dead_letters(&kafka, &topic, from, to)
+    };
+    let ctx = Context {
+        archives: all,
+        sides: SideLocations {
+            receipts: config.archive.receipts_path.clone(),
+            coverage: config.archive.coverage_path.clone(),
+        },
+        keyring,
+        signer: signer.as_ref(),
+        dead_letters: if config.kafka.bootstrap == "embedded" {
+            None
+        } else {
+            Some(&count)
+        },
+    };
+    run_schedules(&reports, &ctx, &stop, once)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -57,6 +57,21 @@ enum Service {
         #[arg(long, value_name = "SECS")]
         exit_when_idle: Option<u64>,
     },
+    /// Produce the scheduled reports of `[reports.*]`: each scheduled
+    /// time's period once (a restart neither skips nor repeats one; missed
+    /// periods are caught up), retried on failure, delivered by e-mail and
+    /// webhook when configured.
+    Reports {
+        /// The configuration file (see examples/auditfed.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this report (repeatable; default: all of `[reports.*]`).
+        #[arg(long, value_name = "NAME")]
+        report: Vec<String>,
+        /// Produce what is due now, then exit (for a system timer).
+        #[arg(long)]
+        once: bool,
+    },
     /// Run the collectors of `[collectors.*]`: raw records into
     /// `<prefix>.raw.<source>`, each collector's cursor moved in the same
     /// Kafka transaction as its records (a restart resumes with no loss and
@@ -95,6 +110,11 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             sink,
             exit_when_idle,
         } => super::sinks::run(config, &sink, exit_when_idle.map(Duration::from_secs)),
+        Service::Reports {
+            config,
+            report,
+            once,
+        } => super::report::run_scheduled(config, &report, once),
         Service::Ingest {
             config,
             collector,

@@ -32,6 +32,15 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             if let Err(p) = auditfed_ingest::collectors::parse_collectors(&config.collectors) {
                 problems.extend(p);
             }
+            let archives: Vec<String> = super::sql::archives(&[], &config)
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            if let Err(p) =
+                auditfed_query::report::schedule::parse_reports(&config.reports, &archives)
+            {
+                problems.extend(p);
+            }
             if config.kafka.bootstrap != "embedded" {
                 match Kafka::connect(&config.kafka) {
                     Ok(kafka) => {

@@ -255,7 +255,7 @@ pub fn run(spec: &RunSpec, pinned: Pinned, generated_ms: i64) -> Result<ReportDa
         }
         let mut controls = Vec::new();
         for control in &spec.pack.controls {
-            tracing::info!(control = %control.id, "running control");
+            tracing::debug!(control = %control.id, "running control");
             controls.push(run_control(&ctx, control, &values, spec.pack.max_rows()).await?);
         }
         let health = health(&ctx, spec, &pinned, &findings, &values).await?;

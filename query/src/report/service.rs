@@ -88,3 +88,42 @@ pub fn produce(job: &Job<'_>) -> Result<Manifest, QueryError> {
     tracing::info!(out = %job.out, controls = manifest.controls.len(), "report bundle written");
     Ok(manifest)
 }
+
+/// The dead letters of `[from_ms, to_ms)` in `topic` (`<prefix>.dlq`),
+/// counted per source and reason (the reason's first 120 characters).
+pub fn dead_letters(
+    kafka: &auditfed_platform::kafka::Kafka,
+    topic: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<DeadLetters>, QueryError> {
+    use auditfed_platform::kafka::consume::{BoundedReader, End};
+    use auditfed_platform::kafka::headers;
+    use rdkafka::Message;
+    use rdkafka::message::Headers;
+    let reader = BoundedReader::open(kafka, topic, "auditfed-report-dlq", Some(from_ms), End::Stable)?;
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    reader.for_each(std::time::Duration::from_secs(120), |m| {
+        let time = m.timestamp().to_millis().unwrap_or(0);
+        if time < from_ms || time >= to_ms {
+            return Ok::<(), QueryError>(());
+        }
+        let header = |key: &str| -> String {
+            m.headers()
+                .and_then(|hs| hs.iter().find(|h| h.key == key).and_then(|h| h.value))
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        let reason: String = header(headers::REASON).chars().take(120).collect();
+        *counts.entry((header(headers::SOURCE), reason)).or_default() += 1;
+        Ok(())
+    })?;
+    Ok(counts
+        .into_iter()
+        .map(|((source, reason), count)| DeadLetters {
+            source,
+            reason,
+            count,
+        })
+        .collect())
+}

@@ -79,9 +79,10 @@ impl Config {
                 "sql" => section_into(&section, value, &mut config.sql),
                 "sinks" => section_into(&section, value, &mut config.sinks),
                 "collectors" => section_into(&section, value, &mut config.collectors),
+                "reports" => section_into(&section, value, &mut config.reports),
                 _ => Err(vec![problem(
                     section.clone(),
-                    "unknown section (expected kafka, keys, normalize, ingest, collectors, archive, sql or sinks)",
+                    "unknown section (expected kafka, keys, normalize, ingest, collectors, archive, sql, sinks or reports)",
                 )]),
             };
             if let Err(p) = result {

@@ -56,6 +56,9 @@ pub struct Config {
     /// Collectors by name (`[collectors.<name>]`, `auditfed run ingest`),
     /// each checked by its typed config in `auditfed-ingest`.
     pub collectors: BTreeMap<String, toml::Value>,
+    /// Scheduled reports by name (`[reports.<name>]`, `auditfed run
+    /// reports`), each checked by its typed config in `auditfed-query`.
+    pub reports: BTreeMap<String, toml::Value>,
 }
 
 /// `[kafka]`.
