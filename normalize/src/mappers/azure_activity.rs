@@ -22,7 +22,8 @@ use crate::common::{
 };
 use crate::error::ErrorKind;
 
-pub(crate) const VERSION: u32 = 1;
+/// 2: records without a source id get a derived `metadata.uid`.
+pub(crate) const VERSION: u32 = 2;
 
 const EXPECTED: &str = "Azure Activity Log";
 

@@ -175,3 +175,45 @@ fn query_columns_from_json_agree_with_query_columns_from_events() {
         }
     }
 }
+
+/// Receipts, proofs and reports name events; every event has an id, and no
+/// two events of one input share one (the source's id where it is unique,
+/// else one derived from the record's position and bytes).
+#[test]
+fn every_golden_event_has_its_own_metadata_uid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut events = 0;
+    for source in std::fs::read_dir(&dir).unwrap() {
+        for file in std::fs::read_dir(source.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let outcomes: Vec<serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let mut seen = std::collections::HashSet::new();
+            for event in outcomes.iter().filter_map(|o| o.get("event")) {
+                events += 1;
+                let uid = event["metadata"]["uid"].as_str().unwrap_or("");
+                assert!(!uid.is_empty(), "{}: an event without metadata.uid", path.display());
+                assert!(seen.insert(uid.to_owned()), "{}: metadata.uid {uid} twice", path.display());
+            }
+        }
+    }
+    assert!(events > 100, "only {events} golden events found");
+}
+
+#[test]
+fn a_derived_uid_depends_on_the_position_and_the_bytes_and_nothing_else() {
+    use auditfed_normalize::{Position, derived_uid};
+    use auditfed_schemas::{SourceMeta, SourceType};
+    let meta = SourceMeta {
+        object: Some("auditfed.raw.syslog/0@42".into()),
+        ..Default::default()
+    };
+    let at = |index| Position { line: index + 1, byte_offset: 0, index };
+    let line = b"Mar 11 00:00:00 host sshd[3]: Server listening";
+    let uid = derived_uid(SourceType::Syslog, line, at(0), &meta);
+    assert!(uid.starts_with("af1-") && uid.len() == 36, "{uid}");
+    assert_eq!(uid, derived_uid(SourceType::Syslog, line, at(0), &meta));
+    assert_ne!(uid, derived_uid(SourceType::Syslog, line, at(1), &meta));
+    assert_ne!(uid, derived_uid(SourceType::Syslog, b"other", at(0), &meta));
+    assert_ne!(uid, derived_uid(SourceType::Syslog, line, at(0), &SourceMeta::default()));
+}

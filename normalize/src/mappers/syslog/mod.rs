@@ -28,7 +28,9 @@ use super::endpoint;
 use crate::common::{product, user_of_type};
 use crate::error::ErrorKind;
 
-pub(crate) const VERSION: u32 = 1;
+/// 2: records without a source id get a derived `metadata.uid`; auditd
+/// PATH records carry their `item` in it.
+pub(crate) const VERSION: u32 = 2;
 
 const FACILITIES: [&str; 24] = [
     "kern",
@@ -294,7 +296,11 @@ fn from_audit(rec: auditd::AuditRecord, host: Option<&str>) -> Event {
     );
     let exe = f("exe").map(|e| e.rsplit('/').next().unwrap_or(e).to_owned());
     let metadata = Metadata {
-        uid: Some(format!("{stamp}/{}", rec.record_type)),
+        // One audit event holds several PATH records, told apart by `item`.
+        uid: Some(match f("item") {
+            Some(item) => format!("{stamp}/{}/{item}", rec.record_type),
+            None => format!("{stamp}/{}", rec.record_type),
+        }),
         correlation_uid: Some(stamp.clone()),
         original_time: Some(stamp),
         event_code: Some(rec.record_type.clone()),
