@@ -169,6 +169,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     );
 
     let stop = AtomicBool::new(false);
+    let signer_for_reports = signer.clone();
     let mut normalizer = Normalizer::new(&kafka, &config.normalize, "quickstart", signer)?;
     let n = normalizer.run_until(&stop, Some(Duration::from_secs(2)))?;
     println!(
@@ -211,10 +212,37 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         return Ok(ExitCode::from(1));
     }
+    let (first, last) = (
+        report.summary.first_time.unwrap_or(0),
+        report.summary.last_time.unwrap_or(0),
+    );
+    let day = 86_400_000;
+    let bundle = dir.join("reports").join("pci-dss-4.0");
+    let job = auditfed_query::report::service::Job {
+        pack: "pci-dss-4.0".into(),
+        params: Default::default(),
+        from_ms: first.div_euclid(day) * day,
+        to_ms: (last.div_euclid(day) + 1) * day,
+        archives: vec![Archive::new("archive", &archive_dir.display().to_string())],
+        sides: Default::default(),
+        keyring: auditfed_schemas::seal::Keyring::load(&config.keys.keyring)?,
+        signer: signer_for_reports.as_ref(),
+        dead_letters: None,
+        out: bundle.display().to_string(),
+    };
+    let manifest = auditfed_query::report::service::produce(&job)?;
+    println!(
+        "6. report: PCI DSS 4.0 requirement 10 over the samples' span ({} to {}), {} controls, signed: {}",
+        manifest.from,
+        manifest.to,
+        manifest.controls.len(),
+        bundle.join("report.html").display()
+    );
     let archive = archive_dir.display();
     println!(
-        "\nNext:\n  auditfed verify --archive {archive} --keys {keyring}\n  auditfed sql --archive {archive} \"SELECT * FROM root_activity\"\n  auditfed sql --archive {archive} --format csv \"SELECT time, source, class_name, actor_user_name FROM events\" > events.csv\n  duckdb -c \"SELECT source, count(*) FROM read_parquet('{archive}/**/*.parquet', hive_partitioning=true) GROUP BY 1\"\n  (the embedded Kafka is gone with this process; for a real broker: scripts/kafka.sh start and examples/auditfed.toml)",
-        keyring = config.keys.keyring.display()
+        "\nNext:\n  auditfed report verify {bundle} --keys {keyring} --rerun\n  auditfed verify --archive {archive} --keys {keyring}\n  auditfed sql --archive {archive} \"SELECT * FROM root_activity\"\n  auditfed sql --archive {archive} --format csv \"SELECT time, source, class_name, actor_user_name FROM events\" > events.csv\n  duckdb -c \"SELECT source, count(*) FROM read_parquet('{archive}/**/*.parquet', hive_partitioning=true) GROUP BY 1\"\n  (the embedded Kafka is gone with this process; for a real broker: scripts/kafka.sh start and examples/auditfed.toml)",
+        keyring = config.keys.keyring.display(),
+        bundle = bundle.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,4 +6,5 @@ mod support;
 
 mod mutations;
 mod proof;
+mod reports;
 mod verify;
