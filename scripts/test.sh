@@ -35,12 +35,14 @@ fi
 "$cache/venv/bin/pip" install --quiet --disable-pip-version-check \
   'ocsf-json-schema==1.2.0' 'jsonschema>=4.23,<5' 'cryptography>=42' \
   'duckdb>=1.1,<3' 'pyarrow>=17' 'psycopg[binary]>=3.1,<4' 'moto[server]>=5,<6' \
-  'azure-storage-blob>=12.19,<13'
+  'azure-storage-blob>=12.19,<13' 'aiosmtpd>=1.4,<2'
 
-step "openssl and curl (the receivers' tests make certificates and send with curl)"
-if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq openssl curl
+step "openssl and curl (receivers' tests), Chromium and poppler (reports opened in a browser and as PDF pages)"
+if ! command -v openssl >/dev/null || ! command -v curl >/dev/null \
+  || ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq openssl curl chromium poppler-utils
 fi
+export AUDITFED_REQUIRE_BROWSER=1
 
 step "Azure Blob emulator (Azurite) and GCS emulator (fake-gcs-server), into $cache"
 if [ ! -x "$cache/azurite/node_modules/.bin/azurite-blob" ]; then

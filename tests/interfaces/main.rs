@@ -1,7 +1,8 @@
 //! What users and other tools see, in one binary: the command line, the
 //! crate docs, OCSF validity of what is emitted (independent validators),
-//! the seal's test vectors, the quickstart, the PostgreSQL wire server and
-//! `auditfed verify` over object stores.
+//! the seal's test vectors, the quickstart, reports (browser, PDF, SMTP,
+//! schedules), the PostgreSQL wire server and `auditfed verify` over
+//! object stores.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -10,6 +11,7 @@ mod cli;
 mod docs;
 mod ocsf_jsonschema;
 mod quickstart;
+mod reports;
 mod seal_vectors;
 mod serve_sql;
 mod verify_cli;
