@@ -179,7 +179,11 @@ pub fn derived_uid(
     for part in [
         source.as_str().as_bytes(),
         meta.object.as_deref().unwrap_or("").as_bytes(),
-        format!("{}:{}:{}", position.line, position.byte_offset, position.index).as_bytes(),
+        format!(
+            "{}:{}:{}",
+            position.line, position.byte_offset, position.index
+        )
+        .as_bytes(),
     ] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);

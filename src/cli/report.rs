@@ -160,7 +160,10 @@ fn run_report(args: RunArgs) -> Result<ExitCode, Failure> {
     })?;
     let keyring = Keyring::load(&config.keys.keyring)
         .map_err(|e| format!("--keys {}: {e}", config.keys.keyring.display()))?;
-    let (from_ms, to_ms) = (parse_time("--from", &args.from)?, parse_time("--to", &args.to)?);
+    let (from_ms, to_ms) = (
+        parse_time("--from", &args.from)?,
+        parse_time("--to", &args.to)?,
+    );
     let job = Job {
         pack: args.pack,
         params: parse_params(&args.param)?,
@@ -363,7 +366,12 @@ pub fn run_scheduled(path: PathBuf, only: &[String], once: bool) -> Result<ExitC
     let keyring = Keyring::load(&config.keys.keyring)
         .map_err(|e| format!("{}: keys.keyring: {e}", path.display()))?;
     let stop = stop_flag()?;
-    let count = |from: i64, to: i64| -> Result<Vec<auditfed_query::report::run::DeadLetters>, auditfed_query::QueryError> {
+    let count = |from: i64,
+                 to: i64|
+     -> Result<
+        Vec<auditfed_query::report::run::DeadLetters>,
+        auditfed_query::QueryError,
+    > {
         let kafka = auditfed_platform::kafka::Kafka::connect(&config.kafka)?;
         let topic = kafka.topics().dlq();
         auditfed_query::report::service::dead_letters(&kafka, &topic, from, to)

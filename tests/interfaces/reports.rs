@@ -21,11 +21,20 @@ use support::{KillOnDrop, auditfed, free_port, temp_dir};
 /// Runs the quickstart in a fresh directory: an archive, keys and a report.
 fn quickstart(name: &str) -> PathBuf {
     let dir = temp_dir(name);
-    let out = auditfed().arg("quickstart").current_dir(&dir).output().unwrap();
+    let out = auditfed()
+        .arg("quickstart")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.contains("6. report: PCI DSS 4.0") && stdout.contains("reports/pci-dss-4.0/report.html"),
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("6. report: PCI DSS 4.0")
+            && stdout.contains("reports/pci-dss-4.0/report.html"),
         "the quickstart names its report:\n{stdout}"
     );
     dir
@@ -36,7 +45,12 @@ fn quickstart(name: &str) -> PathBuf {
 fn tool(names: &[&str]) -> Option<String> {
     for name in names {
         // `--version` for Chromium, `-v` for poppler's tools.
-        let works = |flag: &str| Command::new(name).arg(flag).output().is_ok_and(|o| o.status.success());
+        let works = |flag: &str| {
+            Command::new(name)
+                .arg(flag)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
         if works("--version") || works("-v") {
             return Some((*name).to_owned());
         }
@@ -81,23 +95,46 @@ fn a_report_reads_in_a_browser_and_a_pdf_reader_and_proves_its_archive() {
         let png = dir.join("report.png");
         let browser = |extra: &[&str]| {
             let mut c = Command::new(&chromium);
-            c.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-                .arg(format!("--user-data-dir={}", dir.join("chromium").display()))
-                .args(extra)
-                .arg(&html);
+            c.args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.join("chromium").display()
+            ))
+            .args(extra)
+            .arg(&html);
             c
         };
-        run_ok(&mut browser(&[&format!("--screenshot={}", png.display()), "--window-size=1280,3000"]));
+        run_ok(&mut browser(&[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1280,3000",
+        ]));
         let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 20_000, "a screenshot of the report ({size} bytes at {})", png.display());
+        assert!(
+            size > 20_000,
+            "a screenshot of the report ({size} bytes at {})",
+            png.display()
+        );
         let dom = run_ok(&mut browser(&["--dump-dom"]));
         for id in &ids {
-            assert!(dom.contains(&format!("id=\"c-{id}\"")), "control {id} not in the page");
+            assert!(
+                dom.contains(&format!("id=\"c-{id}\"")),
+                "control {id} not in the page"
+            );
         }
         for chart in ["chart-per-day", "chart-top-actors", "chart-per-source"] {
-            let at = dom.find(&format!("id=\"{chart}\"")).unwrap_or_else(|| panic!("no {chart}"));
+            let at = dom
+                .find(&format!("id=\"{chart}\""))
+                .unwrap_or_else(|| panic!("no {chart}"));
             let section = &dom[at..at + dom[at..].find("</svg>").unwrap()];
-            assert!(section.matches("class=\"bar\"").count() >= 3, "{chart} draws bars");
+            assert!(
+                section.matches("class=\"bar\"").count() >= 3,
+                "{chart} draws bars"
+            );
         }
         assert!(dom.contains("id=\"evidence-verdict\"") && dom.contains("Evidence health"));
         assert!(!dom.contains("<script"), "readable without JavaScript");
@@ -106,14 +143,30 @@ fn a_report_reads_in_a_browser_and_a_pdf_reader_and_proves_its_archive() {
 
     if let Some(pdftoppm) = tool(&["pdftoppm"]) {
         let pdf = bundle.join("report.pdf");
-        run_ok(Command::new(&pdftoppm).args(["-png", "-r", "40"]).arg(&pdf).arg(dir.join("page")));
+        run_ok(
+            Command::new(&pdftoppm)
+                .args(["-png", "-r", "40"])
+                .arg(&pdf)
+                .arg(dir.join("page")),
+        );
         let pages = std::fs::read_dir(&dir)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("page-"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("page-")
+            })
             .count();
         assert!(pages >= 2, "{pages} page(s)");
         let text = run_ok(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
-        for expected in ["PCI DSS v4.0 Requirement 10", "Evidence health", "Archive state", "Events per day"] {
+        for expected in [
+            "PCI DSS v4.0 Requirement 10",
+            "Evidence health",
+            "Archive state",
+            "Events per day",
+        ] {
             assert!(text.contains(expected), "no {expected:?} in the PDF's text");
         }
         for id in &ids {
@@ -128,9 +181,15 @@ fn a_report_reads_in_a_browser_and_a_pdf_reader_and_proves_its_archive() {
     assert!(findings.iter().all(|f| f["class_uid"] == 2003));
     let golden = dir.join("findings-check");
     std::fs::create_dir_all(&golden).unwrap();
-    let outcomes: Vec<serde_json::Value> =
-        findings.iter().map(|f| serde_json::json!({ "event": f })).collect();
-    std::fs::write(golden.join("findings.golden.json"), serde_json::to_vec(&outcomes).unwrap()).unwrap();
+    let outcomes: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| serde_json::json!({ "event": f }))
+        .collect();
+    std::fs::write(
+        golden.join("findings.golden.json"),
+        serde_json::to_vec(&outcomes).unwrap(),
+    )
+    .unwrap();
     if let Some((code, text)) = support::run_python("ocsf_validate.py", &golden) {
         assert_eq!(code, 0, "{text}");
         assert!(text.contains(": 0 problem(s)"), "{text}");
@@ -139,18 +198,30 @@ fn a_report_reads_in_a_browser_and_a_pdf_reader_and_proves_its_archive() {
     // An auditor with the bundle, the keyring and the archive.
     let verify = |rerun: bool| {
         let mut c = auditfed();
-        c.current_dir(&dir).args(["report", "verify"]).arg(&bundle).arg("--keys").arg(&keyring);
+        c.current_dir(&dir)
+            .args(["report", "verify"])
+            .arg(&bundle)
+            .arg("--keys")
+            .arg(&keyring);
         if rerun {
-            c.args(["--rerun", "--archive"]).arg(format!("archive={}", data.join("archive").display()));
+            c.args(["--rerun", "--archive"])
+                .arg(format!("archive={}", data.join("archive").display()));
         }
         c.output().unwrap()
     };
     let out = verify(true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // A data file of the archive disappears: the re-run no longer matches.
     let victim = walk(&data.join("archive"))
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "parquet") && p.to_string_lossy().contains("aws_cloudtrail"))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "parquet")
+                && p.to_string_lossy().contains("aws_cloudtrail")
+        })
         .unwrap();
     std::fs::remove_file(&victim).unwrap();
     let out = verify(true);
@@ -158,11 +229,18 @@ fn a_report_reads_in_a_browser_and_a_pdf_reader_and_proves_its_archive() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("rerun_differs"), "{stdout}");
     // The bundle itself is edited.
-    std::fs::write(bundle.join("controls/10.3.2.csv"), "archive,chain_id\nall,fine\n").unwrap();
+    std::fs::write(
+        bundle.join("controls/10.3.2.csv"),
+        "archive,chain_id\nall,fine\n",
+    )
+    .unwrap();
     let out = verify(false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("file_modified at controls/10.3.2.csv"), "{stdout}");
+    assert!(
+        stdout.contains("file_modified at controls/10.3.2.csv"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -180,27 +258,74 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A CA and a server certificate for 127.0.0.1 it signed.
 fn certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=report-test-ca"]);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=report-test-ca",
+    ]);
     openssl(dir, &ca);
     let mut csr = vec!["req"];
     csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     openssl(dir, &csr);
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
         ],
     );
 }
@@ -254,7 +379,15 @@ fn delivered(lines: &[String]) -> Vec<String> {
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["message"] == "report delivered")
-        .map(|v| v["bundle"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .map(|v| {
+            v["bundle"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -294,7 +427,10 @@ fn scheduled_reports_come_once_per_period_through_kill_9_mailed_and_signed() {
             }
             panic!("report_peers.py exited {status}: {err}");
         }
-        assert!(Instant::now() < deadline, "the SMTP and webhook peers did not start");
+        assert!(
+            Instant::now() < deadline,
+            "the SMTP and webhook peers did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = dir.join("reports-out");
@@ -341,7 +477,11 @@ url = "http://127.0.0.1:{http}/hook"
         .arg(&config)
         .output()
         .unwrap();
-    assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stdout));
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stdout)
+    );
 
     // Run 1: two periods delivered, then kill -9 in the middle of the third.
     let (mut run1, rx1) = scheduler(&dir, &config);
@@ -381,24 +521,40 @@ url = "http://127.0.0.1:{http}/hook"
     bundles.sort();
     for pair in bundles.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        assert_eq!(a.split('_').nth(1), b.split('_').next(), "a gap or overlap between {a} and {b}");
+        assert_eq!(
+            a.split('_').nth(1),
+            b.split('_').next(),
+            "a gap or overlap between {a} and {b}"
+        );
     }
     for b in &bundles {
-        assert!(out.join("fast").join(b).join("manifest.sig").exists(), "{b} incomplete");
+        assert!(
+            out.join("fast").join(b).join("manifest.sig").exists(),
+            "{b} incomplete"
+        );
     }
     let mut all: Vec<String> = first.iter().chain(&second).cloned().collect();
     all.sort();
     let mut unique = all.clone();
     unique.dedup();
-    assert_eq!(all, unique, "a period delivered twice: {first:?} then {second:?}");
+    assert_eq!(
+        all, unique,
+        "a period delivered twice: {first:?} then {second:?}"
+    );
     assert_eq!(all, bundles, "delivered {all:?}, bundles {bundles:?}");
 
     // Mail: one per period, over STARTTLS with AUTH, the manifest signed by a trusted key.
-    let keyring = auditfed_schemas::seal::Keyring::load(&dir.join("auditfed-data/keys/keyring")).unwrap();
+    let keyring =
+        auditfed_schemas::seal::Keyring::load(&dir.join("auditfed-data/keys/keyring")).unwrap();
     let mails: Vec<PathBuf> = std::fs::read_dir(&peers_out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("mail-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("mail-")
+        })
         .collect();
     assert_eq!(mails.len(), bundles.len(), "one mail per period");
     for mail in &mails {
@@ -414,10 +570,21 @@ url = "http://127.0.0.1:{http}/hook"
         .unwrap();
         note.verify_signature(&keyring).unwrap();
         let digest = hex::encode(sha2::Sha256::digest(&manifest));
-        assert!(note.text.contains(&format!("manifest sha256:{digest}")), "{}", note.text);
-        assert!(std::fs::read(mail.join("report.pdf")).unwrap().starts_with(b"%PDF"));
+        assert!(
+            note.text.contains(&format!("manifest sha256:{digest}")),
+            "{}",
+            note.text
+        );
+        assert!(
+            std::fs::read(mail.join("report.pdf"))
+                .unwrap()
+                .starts_with(b"%PDF")
+        );
         let body = std::fs::read_to_string(mail.join("body.txt")).unwrap();
-        assert!(body.contains("164.312(b)") && body.contains("auditfed report verify"), "{body}");
+        assert!(
+            body.contains("164.312(b)") && body.contains("auditfed report verify"),
+            "{body}"
+        );
         // The attachment is the bundle's manifest.
         let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
         let name = format!(
@@ -425,11 +592,20 @@ url = "http://127.0.0.1:{http}/hook"
             compact(m["from"].as_str().unwrap()),
             compact(m["to"].as_str().unwrap())
         );
-        assert_eq!(std::fs::read(out.join("fast").join(&name).join("manifest.json")).unwrap(), manifest);
+        assert_eq!(
+            std::fs::read(out.join("fast").join(&name).join("manifest.json")).unwrap(),
+            manifest
+        );
     }
     let hooks = std::fs::read_dir(&peers_out)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("hook-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("hook-")
+        })
         .count();
     assert_eq!(hooks, bundles.len(), "one webhook call per period");
     let out_verify = auditfed()
@@ -439,7 +615,11 @@ url = "http://127.0.0.1:{http}/hook"
         .arg(dir.join("auditfed-data/keys/keyring"))
         .output()
         .unwrap();
-    assert!(out_verify.status.success(), "{}", String::from_utf8_lossy(&out_verify.stdout));
+    assert!(
+        out_verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_verify.stdout)
+    );
     drop(peers);
     let _ = std::fs::remove_dir_all(dir);
 }

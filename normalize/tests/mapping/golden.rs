@@ -192,8 +192,16 @@ fn every_golden_event_has_its_own_metadata_uid() {
             for event in outcomes.iter().filter_map(|o| o.get("event")) {
                 events += 1;
                 let uid = event["metadata"]["uid"].as_str().unwrap_or("");
-                assert!(!uid.is_empty(), "{}: an event without metadata.uid", path.display());
-                assert!(seen.insert(uid.to_owned()), "{}: metadata.uid {uid} twice", path.display());
+                assert!(
+                    !uid.is_empty(),
+                    "{}: an event without metadata.uid",
+                    path.display()
+                );
+                assert!(
+                    seen.insert(uid.to_owned()),
+                    "{}: metadata.uid {uid} twice",
+                    path.display()
+                );
             }
         }
     }
@@ -208,12 +216,19 @@ fn a_derived_uid_depends_on_the_position_and_the_bytes_and_nothing_else() {
         object: Some("auditfed.raw.syslog/0@42".into()),
         ..Default::default()
     };
-    let at = |index| Position { line: index + 1, byte_offset: 0, index };
+    let at = |index| Position {
+        line: index + 1,
+        byte_offset: 0,
+        index,
+    };
     let line = b"Mar 11 00:00:00 host sshd[3]: Server listening";
     let uid = derived_uid(SourceType::Syslog, line, at(0), &meta);
     assert!(uid.starts_with("af1-") && uid.len() == 36, "{uid}");
     assert_eq!(uid, derived_uid(SourceType::Syslog, line, at(0), &meta));
     assert_ne!(uid, derived_uid(SourceType::Syslog, line, at(1), &meta));
     assert_ne!(uid, derived_uid(SourceType::Syslog, b"other", at(0), &meta));
-    assert_ne!(uid, derived_uid(SourceType::Syslog, line, at(0), &SourceMeta::default()));
+    assert_ne!(
+        uid,
+        derived_uid(SourceType::Syslog, line, at(0), &SourceMeta::default())
+    );
 }

@@ -334,7 +334,11 @@ pub fn verify_bundle(
         for file in &m.files {
             known.insert(&file.path);
             if !listed.contains(&file.path) {
-                finding("file_missing", &file.path, "listed in the manifest, not in the bundle".into());
+                finding(
+                    "file_missing",
+                    &file.path,
+                    "listed in the manifest, not in the bundle".into(),
+                );
                 continue;
             }
             let bytes = store.read(&file.path)?;
@@ -349,7 +353,11 @@ pub fn verify_bundle(
         }
         for path in &listed {
             if !known.contains(path.as_str()) {
-                finding("file_unlisted", path, "in the bundle but not in the manifest".into());
+                finding(
+                    "file_unlisted",
+                    path,
+                    "in the bundle but not in the manifest".into(),
+                );
             }
         }
         for chain in &m.archive_state.chains {
@@ -361,7 +369,10 @@ pub fn verify_bundle(
                 Ok(false) => finding(
                     "checkpoint",
                     &chain.checkpoint,
-                    format!("the note is not chain {}'s checkpoint at {}", chain.chain_id, chain.last_seq),
+                    format!(
+                        "the note is not chain {}'s checkpoint at {}",
+                        chain.chain_id, chain.last_seq
+                    ),
                 ),
                 Err(e) => finding("checkpoint", &chain.checkpoint, e.to_string()),
             }
@@ -437,7 +448,11 @@ pub fn rerun(
                     was.total_rows,
                     now.status,
                     now.total_rows,
-                    if csv != recorded { ", and other rows" } else { "" }
+                    if csv != recorded {
+                        ", and other rows"
+                    } else {
+                        ""
+                    }
                 ),
             });
         }

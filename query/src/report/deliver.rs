@@ -66,13 +66,17 @@ impl EmailConfig {
         if !matches!(self.security.as_str(), "starttls" | "tls" | "none") {
             problems.push((
                 format!("{key}.security"),
-                format!("expected \"starttls\", \"tls\" or \"none\", found \"{}\"", self.security),
+                format!(
+                    "expected \"starttls\", \"tls\" or \"none\", found \"{}\"",
+                    self.security
+                ),
             ));
         }
         if self.security == "none" && self.password.is_some() {
             problems.push((
                 format!("{key}.password"),
-                "a password is never sent in plaintext: use security = \"starttls\" or \"tls\"".into(),
+                "a password is never sent in plaintext: use security = \"starttls\" or \"tls\""
+                    .into(),
             ));
         }
         if split_host_port(&self.smtp).is_none() {
@@ -82,14 +86,20 @@ impl EmailConfig {
             ));
         }
         if self.from.parse::<lettre::message::Mailbox>().is_err() {
-            problems.push((format!("{key}.from"), format!("not an e-mail address: \"{}\"", self.from)));
+            problems.push((
+                format!("{key}.from"),
+                format!("not an e-mail address: \"{}\"", self.from),
+            ));
         }
         if self.to.is_empty() {
             problems.push((format!("{key}.to"), "at least one recipient".into()));
         }
         for to in &self.to {
             if to.parse::<lettre::message::Mailbox>().is_err() {
-                problems.push((format!("{key}.to"), format!("not an e-mail address: \"{to}\"")));
+                problems.push((
+                    format!("{key}.to"),
+                    format!("not an e-mail address: \"{to}\""),
+                ));
             }
         }
         if self.username.is_some() != self.password.is_some() {
@@ -195,8 +205,9 @@ pub fn send_email(
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         QueryError::Report(format!("e-mail to {}: {what}: {e}", config.smtp))
     };
-    let (host, port) = split_host_port(&config.smtp)
-        .ok_or_else(|| QueryError::Report(format!("e-mail: smtp \"{}\" is not host:port", config.smtp)))?;
+    let (host, port) = split_host_port(&config.smtp).ok_or_else(|| {
+        QueryError::Report(format!("e-mail: smtp \"{}\" is not host:port", config.smtp))
+    })?;
     let mut builder = Message::builder()
         .from(config.from.parse().map_err(|e| fail("from", &e))?)
         .subject(format!(
@@ -204,12 +215,17 @@ pub fn send_email(
             manifest.pack.header.title,
             &manifest.from[..10],
             &manifest.to[..10],
-            if manifest.flags.is_empty() { "" } else { " — ATTENTION" }
+            if manifest.flags.is_empty() {
+                ""
+            } else {
+                " — ATTENTION"
+            }
         ));
     for to in &config.to {
         builder = builder.to(to.parse().map_err(|e| fail("to", &e))?);
     }
-    let mut body = MultiPart::mixed().singlepart(SinglePart::plain(summary_text(name, location, manifest)));
+    let mut body =
+        MultiPart::mixed().singlepart(SinglePart::plain(summary_text(name, location, manifest)));
     if config.attach {
         for (file, kind) in [
             ("report.pdf", "application/pdf"),
@@ -218,17 +234,18 @@ pub fn send_email(
             ("findings.json", "application/json"),
         ] {
             let bytes = bundle.read(file)?;
-            body = body.singlepart(
-                Attachment::new(file.to_owned())
-                    .body(bytes.to_vec(), ContentType::parse(kind).map_err(|e| fail("content type", &e))?),
-            );
+            body = body.singlepart(Attachment::new(file.to_owned()).body(
+                bytes.to_vec(),
+                ContentType::parse(kind).map_err(|e| fail("content type", &e))?,
+            ));
         }
     }
     let message = builder.multipart(body).map_err(|e| fail("message", &e))?;
     let tls = || -> Result<TlsParameters, QueryError> {
         let mut params = TlsParameters::builder(host.clone());
         if let Some(ca) = &config.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| fail(&format!("ca_file {}", ca.display()), &e))?;
+            let pem =
+                std::fs::read(ca).map_err(|e| fail(&format!("ca_file {}", ca.display()), &e))?;
             params = params.add_root_certificate(
                 Certificate::from_pem(&pem).map_err(|e| fail("ca_file", &e))?,
             );

@@ -58,9 +58,15 @@ fn pack_error(pack: &str, reason: impl Into<String>) -> QueryError {
 pub const BUILT_IN: [(&str, &str); 5] = [
     ("pci-dss-4.0", include_str!("../../packs/pci-dss-4.0.toml")),
     ("soc2", include_str!("../../packs/soc2.toml")),
-    ("iso27001-2022", include_str!("../../packs/iso27001-2022.toml")),
+    (
+        "iso27001-2022",
+        include_str!("../../packs/iso27001-2022.toml"),
+    ),
     ("hipaa", include_str!("../../packs/hipaa.toml")),
-    ("nist-800-53-r5", include_str!("../../packs/nist-800-53-r5.toml")),
+    (
+        "nist-800-53-r5",
+        include_str!("../../packs/nist-800-53-r5.toml"),
+    ),
 ];
 
 /// The result of a control or of one of its rows.
@@ -409,7 +415,11 @@ impl Pack {
                     &self.origin,
                     format!(
                         "--param {name}: the pack declares no such parameter (it declares: {})",
-                        if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+                        if declared.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            declared.join(", ")
+                        }
                     ),
                 ));
             }
@@ -438,7 +448,9 @@ fn literal(param: &Param, value: &str) -> Result<String, String> {
     if param.kind == "number" {
         let ok = !value.is_empty()
             && value.parse::<f64>().is_ok_and(f64::is_finite)
-            && value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
         if !ok {
             return Err(format!("expected a number, found `{value}`"));
         }
@@ -499,7 +511,8 @@ fn scan(sql: &str, on_param: &mut dyn FnMut(&str) -> Option<String>) -> String {
             {
                 let start = i + 1;
                 let mut end = start;
-                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
                 {
                     end += 1;
                 }
@@ -526,10 +539,14 @@ mod tests {
 
     #[test]
     fn parameters_are_found_outside_strings_comments_and_casts() {
-        let sql = "SELECT ':no', x::text, \"a:b\" FROM t -- :nor\nWHERE time >= :from AND n > :max_n";
+        let sql =
+            "SELECT ':no', x::text, \"a:b\" FROM t -- :nor\nWHERE time >= :from AND n > :max_n";
         assert_eq!(parameters(sql), ["from", "max_n"]);
         let values = BTreeMap::from([
-            ("from".to_owned(), "TIMESTAMP '2026-01-01T00:00:00Z'".to_owned()),
+            (
+                "from".to_owned(),
+                "TIMESTAMP '2026-01-01T00:00:00Z'".to_owned(),
+            ),
             ("max_n".to_owned(), "5".to_owned()),
         ]);
         assert_eq!(
@@ -558,13 +575,25 @@ mod tests {
                 .to_string()
         };
         let head = "[pack]\nname='p'\nversion='1'\ntitle='t'\n";
-        assert!(err(&format!("{head}[[control]]\nid='a'\ntitle='x'\nsql='SELECT :nope'\n"))
-            .contains("unknown parameter `:nope`"));
+        assert!(
+            err(&format!(
+                "{head}[[control]]\nid='a'\ntitle='x'\nsql='SELECT :nope'\n"
+            ))
+            .contains("unknown parameter `:nope`")
+        );
         assert!(err(&format!("{head}[[control]]\nid='a'\ntitle='x'\n")).contains("needs `sql`"));
-        assert!(err(&format!("{head}[[control]]\nid='a'\ntitle='x'\nsql='SELECT 1'\nrows='maybe'\n"))
-            .contains("rows"));
-        assert!(err(&format!("{head}[[control]]\nid='a'\ntitle='x'\nsqll='SELECT 1'\n"))
-            .contains("sqll"));
+        assert!(
+            err(&format!(
+                "{head}[[control]]\nid='a'\ntitle='x'\nsql='SELECT 1'\nrows='maybe'\n"
+            ))
+            .contains("rows")
+        );
+        assert!(
+            err(&format!(
+                "{head}[[control]]\nid='a'\ntitle='x'\nsqll='SELECT 1'\n"
+            ))
+            .contains("sqll")
+        );
         assert!(err("[[control]]\nid='a'\ntitle='x'\nsql='SELECT 1'\n").contains("no [pack]"));
         let pack = Pack::parse_files(
             "t.toml",
@@ -577,6 +606,11 @@ mod tests {
         let given = BTreeMap::from([("n".to_owned(), "x; DROP".to_owned())]);
         assert!(pack.resolve_params(&given).is_err());
         let given = BTreeMap::from([("m".to_owned(), "1".to_owned())]);
-        assert!(pack.resolve_params(&given).unwrap_err().to_string().contains("declares: n"));
+        assert!(
+            pack.resolve_params(&given)
+                .unwrap_err()
+                .to_string()
+                .contains("declares: n")
+        );
     }
 }

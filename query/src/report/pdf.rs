@@ -129,7 +129,13 @@ impl Pages {
             self.text_at(MARGIN, y + 2.0, b"F1", 8.0, &short);
             let len = value.to_owned() as f32 / max * 250.0;
             self.fill((0.51, 0.31, 0.87), MARGIN + 170.0, y, len.max(0.5), 9.0);
-            self.text_at(MARGIN + 175.0 + len, y + 2.0, b"F1", 8.0, &value.to_string());
+            self.text_at(
+                MARGIN + 175.0 + len,
+                y + 2.0,
+                b"F1",
+                8.0,
+                &value.to_string(),
+            );
         }
         self.gap(6.0);
     }
@@ -210,7 +216,13 @@ pub fn render(data: &ReportData) -> Vec<u8> {
         let y = p.y;
         p.fill(color(c.status), MARGIN, y - 1.0, 40.0, 10.0);
         p.page.save_state().set_fill_rgb(1.0, 1.0, 1.0);
-        p.text_at(MARGIN + 3.0, y + 1.0, b"F2", 7.0, &c.status.as_str().to_uppercase());
+        p.text_at(
+            MARGIN + 3.0,
+            y + 1.0,
+            b"F2",
+            7.0,
+            &c.status.as_str().to_uppercase(),
+        );
         p.page.restore_state();
         let title: String = format!("{}  {}", c.control.id, c.control.title)
             .chars()

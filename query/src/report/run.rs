@@ -249,9 +249,12 @@ pub fn run(spec: &RunSpec, pinned: Pinned, generated_ms: i64) -> Result<ReportDa
     runtime.block_on(async {
         let ctx = report_session(spec, &pinned, &findings).await?;
         for (name, sql) in &spec.pack.views {
-            ctx.sql(&format!("CREATE VIEW {name} AS {}", substitute(sql, &values)))
-                .await
-                .map_err(|e| QueryError::Report(format!("view {name}: {}", sql_error(e))))?;
+            ctx.sql(&format!(
+                "CREATE VIEW {name} AS {}",
+                substitute(sql, &values)
+            ))
+            .await
+            .map_err(|e| QueryError::Report(format!("view {name}: {}", sql_error(e))))?;
         }
         let mut controls = Vec::new();
         for control in &spec.pack.controls {
@@ -304,8 +307,7 @@ async fn report_session(
 }
 
 fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(), QueryError> {
-    let table =
-        MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(sql_error)?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(sql_error)?;
     ctx.register_table(name, Arc::new(table))
         .map_err(sql_error)?;
     Ok(())
@@ -330,8 +332,16 @@ pub fn validate(pack: &Pack) -> Result<(), QueryError> {
             let archives = [Archive::new("validate", &dir.display().to_string())];
             let ctx = session_pinned(&archives, Some(&[])).await?;
             register_side_tables(&ctx, None, None, None).await?;
-            register_batch(&ctx, "verification", RecordBatch::new_empty(verification_schema()))?;
-            register_batch(&ctx, "verification_findings", RecordBatch::new_empty(findings_schema()))?;
+            register_batch(
+                &ctx,
+                "verification",
+                RecordBatch::new_empty(verification_schema()),
+            )?;
+            register_batch(
+                &ctx,
+                "verification_findings",
+                RecordBatch::new_empty(findings_schema()),
+            )?;
             let params = pack.resolve_params(&BTreeMap::new())?;
             let values = substitutions(&params, 0, 86_400_000);
             let bad = |what: String, e: datafusion::error::DataFusionError| QueryError::Pack {
@@ -339,9 +349,12 @@ pub fn validate(pack: &Pack) -> Result<(), QueryError> {
                 reason: format!("{what}: {}", sql_error(e)),
             };
             for (name, sql) in &pack.views {
-                ctx.sql(&format!("CREATE VIEW {name} AS {}", substitute(sql, &values)))
-                    .await
-                    .map_err(|e| bad(format!("views.{name}"), e))?;
+                ctx.sql(&format!(
+                    "CREATE VIEW {name} AS {}",
+                    substitute(sql, &values)
+                ))
+                .await
+                .map_err(|e| bad(format!("views.{name}"), e))?;
             }
             for control in &pack.controls {
                 if let Some(sql) = &control.sql {
@@ -480,7 +493,8 @@ async fn run_control(
                 let first = first_reasons.get(&worst).cloned().unwrap_or_default();
                 // One row, or a row that fails or needs a person: its own words.
                 // Many rows that pass or inform: how many of each.
-                let telling = result.total_rows == 1 || matches!(worst, Status::Fail | Status::Manual);
+                let telling =
+                    result.total_rows == 1 || matches!(worst, Status::Fail | Status::Manual);
                 result.reason = if first.is_empty() || !telling {
                     format!("{} row(s): {}", result.total_rows, counts.join(", "))
                 } else {
@@ -519,7 +533,12 @@ async fn text_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>, 
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| QueryError::Report(e.to_string()))?;
         for row in 0..batch.num_rows() {
-            out.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     Ok(out)

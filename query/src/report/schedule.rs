@@ -128,7 +128,10 @@ fn midnight(tz: &Tz, date: NaiveDate) -> i64 {
     // A zone whose midnight is skipped (DST) starts the day at the first instant after it.
     tz.from_local_datetime(&naive)
         .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
         .map_or(0, |t| t.timestamp_millis())
 }
 
@@ -142,8 +145,12 @@ impl Period {
                 midnight(tz, day),
             ),
             Period::PreviousWeek => {
-                let monday = day - chrono::Duration::days(day.weekday().num_days_from_monday() as i64);
-                (midnight(tz, monday - chrono::Duration::days(7)), midnight(tz, monday))
+                let monday =
+                    day - chrono::Duration::days(day.weekday().num_days_from_monday() as i64);
+                (
+                    midnight(tz, monday - chrono::Duration::days(7)),
+                    midnight(tz, monday),
+                )
             }
             Period::PreviousMonth => {
                 let first = day.with_day(1).expect("day 1");
@@ -196,14 +203,13 @@ pub fn parse_reports(
     let mut problems = Vec::new();
     for (name, value) in tables {
         let key = format!("reports.{name}");
-        let config: ReportConfig =
-            match auditfed_schemas::config::from_toml(&key, value.clone()) {
-                Ok(c) => c,
-                Err(p) => {
-                    problems.extend(p);
-                    continue;
-                }
-            };
+        let config: ReportConfig = match auditfed_schemas::config::from_toml(&key, value.clone()) {
+            Ok(c) => c,
+            Err(p) => {
+                problems.extend(p);
+                continue;
+            }
+        };
         let before = problems.len();
         let cron = Cron::from_str(&config.schedule).map_err(|e| {
             problems.push(problem(
@@ -214,7 +220,10 @@ pub fn parse_reports(
         let tz = Tz::from_str(&config.timezone).map_err(|_| {
             problems.push(problem(
                 format!("{key}.timezone"),
-                format!("not an IANA time zone (\"UTC\", \"Europe/Berlin\"): \"{}\"", config.timezone),
+                format!(
+                    "not an IANA time zone (\"UTC\", \"Europe/Berlin\"): \"{}\"",
+                    config.timezone
+                ),
             ))
         });
         let period = match (config.period.as_str(), &config.window) {
@@ -232,11 +241,17 @@ pub fn parse_reports(
                 }
             },
             ("rolling", None) => {
-                problems.push(problem(format!("{key}.window"), "missing: period = \"rolling\" needs a window (\"24h\")"));
+                problems.push(problem(
+                    format!("{key}.window"),
+                    "missing: period = \"rolling\" needs a window (\"24h\")",
+                ));
                 None
             }
             (p, Some(_)) if p != "rolling" => {
-                problems.push(problem(format!("{key}.window"), "only with period = \"rolling\""));
+                problems.push(problem(
+                    format!("{key}.window"),
+                    "only with period = \"rolling\"",
+                ));
                 None
             }
             (other, _) => {
@@ -273,7 +288,10 @@ pub fn parse_reports(
         if let Some(hook) = &config.webhook
             && url::Url::parse(&hook.url).is_err()
         {
-            problems.push(problem(format!("{key}.webhook.url"), format!("not a URL: \"{}\"", hook.url)));
+            problems.push(problem(
+                format!("{key}.webhook.url"),
+                format!("not a URL: \"{}\"", hook.url),
+            ));
         }
         if problems.len() == before
             && let (Ok(cron), Ok(tz), Some(period)) = (cron, tz, period)
@@ -287,8 +305,15 @@ pub fn parse_reports(
             });
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
+
+/// Counts the dead letters of `[from_ms, to_ms)`.
+pub type DeadLetterCount<'a> = dyn Fn(i64, i64) -> Result<Vec<DeadLetters>, QueryError> + Sync + 'a;
 
 /// What every scheduled report shares.
 pub struct Context<'a> {
@@ -301,7 +326,7 @@ pub struct Context<'a> {
     /// The key that signs manifests.
     pub signer: &'a dyn auditfed_schemas::seal::Signer,
     /// Counts dead letters of a period (`None` when Kafka is not configured).
-    pub dead_letters: Option<&'a (dyn Fn(i64, i64) -> Result<Vec<DeadLetters>, QueryError> + Sync)>,
+    pub dead_letters: Option<&'a DeadLetterCount<'a>>,
 }
 
 /// `<out>/<name>/state.json`.
@@ -324,7 +349,15 @@ fn join(out: &str, path: &str) -> String {
 fn compact(ms: i64) -> String {
     // 2026-11-05T06:00:00.000Z -> 20261105T060000Z
     let t = format_time(ms);
-    format!("{}{}{}T{}{}{}Z", &t[0..4], &t[5..7], &t[8..10], &t[11..13], &t[14..16], &t[17..19])
+    format!(
+        "{}{}{}T{}{}{}Z",
+        &t[0..4],
+        &t[5..7],
+        &t[8..10],
+        &t[11..13],
+        &t[14..16],
+        &t[17..19]
+    )
 }
 
 /// The bundle's path under `out` for a period: `<name>/<from>_<to>`.
@@ -404,7 +437,12 @@ impl ScheduledReport {
     }
 
     /// Produces (unless complete) and delivers the bundle of scheduled time `fire_ms`.
-    fn process(&self, fire_ms: i64, ctx: &Context<'_>, stop: &AtomicBool) -> Result<(), QueryError> {
+    fn process(
+        &self,
+        fire_ms: i64,
+        ctx: &Context<'_>,
+        stop: &AtomicBool,
+    ) -> Result<(), QueryError> {
         let (from_ms, to_ms) = self.period.bounds(&self.tz, self.at(fire_ms));
         let path = bundle_path(&self.name, from_ms, to_ms);
         let location = join(&self.config.out, &path);
@@ -455,7 +493,9 @@ impl ScheduledReport {
             })?;
         }
         if let Some(hook) = &self.config.webhook {
-            self.attempt("webhook", stop, || post_webhook(hook, &self.name, &location, &manifest))?;
+            self.attempt("webhook", stop, || {
+                post_webhook(hook, &self.name, &location, &manifest)
+            })?;
         }
         let state = State {
             last_fire_ms: Some(fire_ms),
@@ -496,7 +536,8 @@ impl ScheduledReport {
                 Ok(v) => return Ok(v),
                 Err(e) if tried < attempts && !stop.load(Ordering::Relaxed) => {
                     tracing::warn!(report = %self.name, what, attempt = tried, error = %e, "failed; retrying");
-                    let until = std::time::Instant::now() + Duration::from_secs(self.config.retry_secs);
+                    let until =
+                        std::time::Instant::now() + Duration::from_secs(self.config.retry_secs);
                     while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(Duration::from_millis(100));
                     }
@@ -515,7 +556,10 @@ pub fn run_schedules(
     stop: &AtomicBool,
     once: bool,
 ) -> Result<(), QueryError> {
-    let mut states: Vec<State> = reports.iter().map(|r| r.load_state()).collect::<Result<_, _>>()?;
+    let mut states: Vec<State> = reports
+        .iter()
+        .map(|r| r.load_state())
+        .collect::<Result<_, _>>()?;
     for r in reports {
         tracing::info!(report = %r.name, schedule = %r.config.schedule, timezone = %r.config.timezone, "scheduled");
     }
@@ -559,13 +603,18 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
     }
 
     #[test]
     fn periods_follow_the_time_zone_calendar() {
         let tz: Tz = "Europe/Berlin".parse().unwrap();
-        let at = Utc.timestamp_millis_opt(ms("2026-03-02T05:00:00Z")).unwrap().with_timezone(&tz);
+        let at = Utc
+            .timestamp_millis_opt(ms("2026-03-02T05:00:00Z"))
+            .unwrap()
+            .with_timezone(&tz);
         assert_eq!(
             Period::PreviousDay.bounds(&tz, at),
             (ms("2026-02-28T23:00:00Z"), ms("2026-03-01T23:00:00Z"))
@@ -580,10 +629,16 @@ mod tests {
             (ms("2026-02-22T23:00:00Z"), ms("2026-03-01T23:00:00Z"))
         );
         // Across the spring DST change the day is 23 hours long.
-        let at = Utc.timestamp_millis_opt(ms("2026-03-30T05:00:00Z")).unwrap().with_timezone(&tz);
+        let at = Utc
+            .timestamp_millis_opt(ms("2026-03-30T05:00:00Z"))
+            .unwrap()
+            .with_timezone(&tz);
         let (from, to) = Period::PreviousDay.bounds(&tz, at);
         assert_eq!(to - from, 23 * 3_600_000);
-        assert_eq!(Period::Rolling(90_000).bounds(&tz, at), (ms("2026-03-30T04:58:30Z"), ms("2026-03-30T05:00:00Z")));
+        assert_eq!(
+            Period::Rolling(90_000).bounds(&tz, at),
+            (ms("2026-03-30T04:58:30Z"), ms("2026-03-30T05:00:00Z"))
+        );
         assert_eq!(parse_window("15m"), Some(900_000));
         assert_eq!(parse_window("7d"), Some(604_800_000));
         assert_eq!(parse_window("7w"), None);
@@ -603,17 +658,30 @@ mod tests {
         let reports = parse_reports(&tables, &[]).unwrap();
         let r = &reports[0];
         let none = State::default();
-        assert_eq!(r.due(&none, ms("2026-05-10T07:00:00Z")), vec![ms("2026-05-10T06:00:00Z")]);
-        let done = State { last_fire_ms: Some(ms("2026-05-08T06:00:00Z")), last_bundle: None };
+        assert_eq!(
+            r.due(&none, ms("2026-05-10T07:00:00Z")),
+            vec![ms("2026-05-10T06:00:00Z")]
+        );
+        let done = State {
+            last_fire_ms: Some(ms("2026-05-08T06:00:00Z")),
+            last_bundle: None,
+        };
         assert_eq!(
             r.due(&done, ms("2026-05-10T07:00:00Z")),
             vec![ms("2026-05-09T06:00:00Z"), ms("2026-05-10T06:00:00Z")]
         );
-        let long_ago = State { last_fire_ms: Some(ms("2026-04-01T06:00:00Z")), last_bundle: None };
+        let long_ago = State {
+            last_fire_ms: Some(ms("2026-04-01T06:00:00Z")),
+            last_bundle: None,
+        };
         assert_eq!(r.due(&long_ago, ms("2026-05-10T07:00:00Z")).len(), 3);
         assert_eq!(r.due(&done, ms("2026-05-08T07:00:00Z")), Vec::<i64>::new());
         assert_eq!(
-            bundle_path("daily", ms("2026-05-09T00:00:00Z"), ms("2026-05-10T00:00:00Z")),
+            bundle_path(
+                "daily",
+                ms("2026-05-09T00:00:00Z"),
+                ms("2026-05-10T00:00:00Z")
+            ),
             "daily/20260509T000000Z_20260510T000000Z"
         );
     }

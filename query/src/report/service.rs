@@ -101,7 +101,13 @@ pub fn dead_letters(
     use auditfed_platform::kafka::headers;
     use rdkafka::Message;
     use rdkafka::message::Headers;
-    let reader = BoundedReader::open(kafka, topic, "auditfed-report-dlq", Some(from_ms), End::Stable)?;
+    let reader = BoundedReader::open(
+        kafka,
+        topic,
+        "auditfed-report-dlq",
+        Some(from_ms),
+        End::Stable,
+    )?;
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     reader.for_each(std::time::Duration::from_secs(120), |m| {
         let time = m.timestamp().to_millis().unwrap_or(0);

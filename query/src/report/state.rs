@@ -143,7 +143,11 @@ pub fn unpinned_chains(
                 .map(|f| f.chain)
                 .or_else(|| CheckpointFile::parse(p).map(|f| f.chain))
         })
-        .filter(|c| !states.iter().any(|s| s.archive == archive && &s.chain_id == c))
+        .filter(|c| {
+            !states
+                .iter()
+                .any(|s| s.archive == archive && &s.chain_id == c)
+        })
         .collect();
     chains.sort();
     chains.dedup();

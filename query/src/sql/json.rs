@@ -91,7 +91,10 @@ mod tests {
     fn paths_reach_strings_numbers_and_array_items() {
         let doc = r#"{"metadata":{"event_code":"team.add_member","uid":7},"is_mfa":false,"r":[{"uid":"a"}],"n":null}"#;
         let get = |p: &str| lookup(doc, &p.split('.').collect::<Vec<_>>());
-        assert_eq!(get("metadata.event_code").as_deref(), Some("team.add_member"));
+        assert_eq!(
+            get("metadata.event_code").as_deref(),
+            Some("team.add_member")
+        );
         assert_eq!(get("metadata.uid").as_deref(), Some("7"));
         assert_eq!(get("is_mfa").as_deref(), Some("false"));
         assert_eq!(get("r.0.uid").as_deref(), Some("a"));

@@ -274,12 +274,14 @@ fn register_pins(ctx: &SessionContext, pins: &[ChainPin]) -> Result<(), QueryErr
             Arc::new(StringArray::from_iter_values(
                 pins.iter().map(|p| p.chain_id.as_str()),
             )),
-            Arc::new(UInt64Array::from_iter_values(pins.iter().map(|p| p.last_seq))),
+            Arc::new(UInt64Array::from_iter_values(
+                pins.iter().map(|p| p.last_seq),
+            )),
         ],
     )
     .map_err(|e| QueryError::Sql(e.to_string()))?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
-        .map_err(sql_error)?;
+    let table =
+        datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(sql_error)?;
     ctx.register_table("archive_pins", Arc::new(table))
         .map_err(sql_error)?;
     Ok(())
@@ -428,7 +430,10 @@ pub fn side_pins(
         .map_err(|e| QueryError::Store(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {
         let mut pins = Vec::new();
-        for (table, location) in [(SideTable::Receipts, receipts), (SideTable::Coverage, coverage)] {
+        for (table, location) in [
+            (SideTable::Receipts, receipts),
+            (SideTable::Coverage, coverage),
+        ] {
             let Some(location) = location else { continue };
             let ctx = SessionContext::new();
             register_side_table(&ctx, table, Some(location), None).await?;

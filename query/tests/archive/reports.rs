@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 
 use auditfed_query::blocks::SideTable;
 use auditfed_query::receipts::ReceiptBlocks;
-use auditfed_query::report::bundle::{
-    SideLocations, rerun, verify_bundle, write_bundle,
-};
+use auditfed_query::report::bundle::{SideLocations, rerun, verify_bundle, write_bundle};
 use auditfed_query::report::pack::Pack;
 use auditfed_query::report::run::{RunSpec, pin, run, validate};
 use auditfed_query::sql::{Archive, Catalog};
@@ -99,7 +97,12 @@ fn a_bundle_verifies_and_a_rerun_over_a_grown_archive_gives_the_same_results() {
     let (read, findings) = verify_bundle(&bundle, &keyring(1)).unwrap();
     assert!(findings.is_empty(), "{findings:?}");
     assert_eq!(read.as_ref(), Some(&manifest));
-    assert!(manifest.files.iter().any(|f| f.path == "controls/10.3.2.csv"));
+    assert!(
+        manifest
+            .files
+            .iter()
+            .any(|f| f.path == "controls/10.3.2.csv")
+    );
     // Under another keyring the signature (and the pinned checkpoints) do not verify.
     let (_, other) = verify_bundle(&bundle, &keyring(2)).unwrap();
     assert!(other.iter().any(|f| f.kind == "signature"), "{other:?}");
@@ -118,10 +121,16 @@ fn a_bundle_verifies_and_a_rerun_over_a_grown_archive_gives_the_same_results() {
     // The archive is changed under the report: a pinned row edited.
     let first = data_files(&store)[0].clone();
     let batch = read_batch(&store, &first);
-    write_batch(&store, &first, &set_string(&batch, "actor_user_name", 0, "mallory"));
+    write_batch(
+        &store,
+        &first,
+        &set_string(&batch, "actor_user_name", 0, "mallory"),
+    );
     let changed = rerun(&manifest, &archives, &keyring(1), &SideLocations::default()).unwrap();
     assert!(
-        changed.iter().any(|f| f.kind == "rerun_differs" && f.at.contains("10.3")),
+        changed
+            .iter()
+            .any(|f| f.kind == "rerun_differs" && f.at.contains("10.3")),
         "{changed:?}"
     );
     for d in [full, dir, out] {
@@ -136,35 +145,86 @@ fn every_kind_of_change_to_a_bundle_is_found() {
     let pack = Pack::load("hipaa").unwrap();
     let spec = spec(pack.clone(), &dir);
     let data = run(&spec, pin(&spec).unwrap(), 1_800_000_000_000).unwrap();
-    let cases: [(&str, &dyn Fn(&LocalDir), &str); 6] = [
-        ("html edited", &|b| b.write("report.html", b"<html>nothing to see</html>").unwrap(), "file_modified"),
-        ("csv edited", &|b| {
-            let path = "controls/164.312_b_.csv";
-            let text = String::from_utf8(b.read(path).unwrap().to_vec()).unwrap();
-            b.write(path, text.replace("fail", "pass").replace("verified", "fine").as_bytes()).unwrap()
-        }, "file_modified"),
-        ("pdf deleted", &|b| b.delete("report.pdf").unwrap(), "file_missing"),
-        ("file added", &|b| b.write("controls/extra.csv", b"a\n1\n").unwrap(), "file_unlisted"),
-        ("manifest edited", &|b| {
-            let text = String::from_utf8(b.read("manifest.json").unwrap().to_vec()).unwrap();
-            b.write("manifest.json", text.replacen("\"fail\"", "\"pass\"", 1).replacen("\"manual\"", "\"pass\"", 1).as_bytes()).unwrap()
-        }, "manifest_hash"),
-        ("signature replaced", &|b| {
-            let text = String::from_utf8(b.read("manifest.sig").unwrap().to_vec()).unwrap();
-            let forged = auditfed_schemas::seal::SignedNote::sign(
-                text.split("\n\n").next().unwrap().to_owned() + "\n",
-                signer(9).as_ref(),
-            )
-            .unwrap();
-            b.write("manifest.sig", forged.to_string().as_bytes()).unwrap()
-        }, "signature"),
+    type Tamper<'a> = &'a dyn Fn(&LocalDir);
+    let cases: [(&str, Tamper, &str); 6] = [
+        (
+            "html edited",
+            &|b| {
+                b.write("report.html", b"<html>nothing to see</html>")
+                    .unwrap()
+            },
+            "file_modified",
+        ),
+        (
+            "csv edited",
+            &|b| {
+                let path = "controls/164.312_b_.csv";
+                let text = String::from_utf8(b.read(path).unwrap().to_vec()).unwrap();
+                b.write(
+                    path,
+                    text.replace("fail", "pass")
+                        .replace("verified", "fine")
+                        .as_bytes(),
+                )
+                .unwrap()
+            },
+            "file_modified",
+        ),
+        (
+            "pdf deleted",
+            &|b| b.delete("report.pdf").unwrap(),
+            "file_missing",
+        ),
+        (
+            "file added",
+            &|b| b.write("controls/extra.csv", b"a\n1\n").unwrap(),
+            "file_unlisted",
+        ),
+        (
+            "manifest edited",
+            &|b| {
+                let text = String::from_utf8(b.read("manifest.json").unwrap().to_vec()).unwrap();
+                b.write(
+                    "manifest.json",
+                    text.replacen("\"fail\"", "\"pass\"", 1)
+                        .replacen("\"manual\"", "\"pass\"", 1)
+                        .as_bytes(),
+                )
+                .unwrap()
+            },
+            "manifest_hash",
+        ),
+        (
+            "signature replaced",
+            &|b| {
+                let text = String::from_utf8(b.read("manifest.sig").unwrap().to_vec()).unwrap();
+                let forged = auditfed_schemas::seal::SignedNote::sign(
+                    text.split("\n\n").next().unwrap().to_owned() + "\n",
+                    signer(9).as_ref(),
+                )
+                .unwrap();
+                b.write("manifest.sig", forged.to_string().as_bytes())
+                    .unwrap()
+            },
+            "signature",
+        ),
     ];
     for (name, tamper, kind) in cases {
         let out = temp_dir(&format!("report-tamper-{}", name.replace(' ', "-")));
         let bundle = LocalDir::new(&out);
-        write_bundle(&bundle, &data, &pack, &BTreeMap::new(), &SideLocations::default(), signer(1).as_ref())
-            .unwrap();
-        assert!(verify_bundle(&bundle, &keyring(1)).unwrap().1.is_empty(), "{name}: clean first");
+        write_bundle(
+            &bundle,
+            &data,
+            &pack,
+            &BTreeMap::new(),
+            &SideLocations::default(),
+            signer(1).as_ref(),
+        )
+        .unwrap();
+        assert!(
+            verify_bundle(&bundle, &keyring(1)).unwrap().1.is_empty(),
+            "{name}: clean first"
+        );
         tamper(&bundle);
         let (_, findings) = verify_bundle(&bundle, &keyring(1)).unwrap();
         assert!(
