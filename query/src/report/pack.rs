@@ -285,7 +285,7 @@ impl Pack {
 
     /// Parses a pack from its files' texts `(name, text)`, checking its
     /// structure and every control's parameters (not yet its SQL: see
-    /// [`super::validate`]).
+    /// [`super::run::validate`]).
     pub fn parse_files(origin: &str, files: &[(String, String)]) -> Result<Pack, QueryError> {
         let mut header = None;
         let mut params = BTreeMap::new();
