@@ -308,7 +308,11 @@ fn packs(pack: Option<String>) -> Result<ExitCode, Failure> {
                 "  {:<22} {}{}",
                 c.id,
                 c.title,
-                if c.sql.is_none() { " (manual)" } else { "" }
+                match (&c.sql, &c.manual) {
+                    (None, _) => " (manual)",
+                    (Some(_), Some(_)) => " (query + manual evidence)",
+                    _ => "",
+                }
             );
         }
     }
