@@ -251,7 +251,7 @@ fn the_example_config_validates_as_is_once_keys_exist() {
     );
     // Its sink examples, uncommented, are valid too (one Sentinel credential).
     let text = std::fs::read_to_string(&example).unwrap();
-    // Its collector and sink examples, uncommented, are valid too.
+    // Its collector, sink and report examples, uncommented, are valid too.
     let mut uncommented = String::new();
     let mut in_block = false;
     let mut in_collectors = false;
@@ -271,7 +271,9 @@ fn the_example_config_validates_as_is_once_keys_exist() {
         let setting = stripped.contains(" = ")
             && !key.is_empty()
             && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        let section = stripped.starts_with("[sinks") || stripped.starts_with("[collectors");
+        let section = stripped.starts_with("[sinks")
+            || stripped.starts_with("[collectors")
+            || stripped.starts_with("[reports");
         if !in_block || !line.starts_with('#') {
             uncommented += line;
         } else if section
@@ -313,6 +315,8 @@ fn the_example_config_validates_as_is_once_keys_exist() {
                 ("GITHUB_AUDIT_TOKEN", "t"),
                 ("AZURE_STORAGE_ACCOUNT_NAME", "auditlogs"),
                 ("AZURE_STORAGE_ACCOUNT_KEY", "a2V5"),
+                ("SMTP_PASSWORD", "p"),
+                ("WEBHOOK_TOKEN", "t"),
             ])
             .output()
             .unwrap()
@@ -332,6 +336,9 @@ fn the_example_config_validates_as_is_once_keys_exist() {
         "[collectors.github]",
         "[sinks.splunk]",
         "[sinks.sentinel.auth]",
+        "[reports.pci-daily]",
+        "[reports.pci-daily.email]",
+        "[reports.pci-daily.webhook]",
     ] {
         assert!(
             uncommented.contains(table),

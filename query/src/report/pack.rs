@@ -560,7 +560,7 @@ mod tests {
         for (name, _) in BUILT_IN {
             let pack = Pack::load(name).unwrap();
             assert_eq!(pack.header.name, name);
-            assert!(pack.controls.len() >= 3, "{name}");
+            assert!(pack.controls.len() >= 2, "{name}");
             for control in &pack.controls {
                 assert!(!control.framework.is_empty(), "{name} {}", control.id);
             }

@@ -16,7 +16,9 @@ use datafusion::common::cast::as_string_array;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
-use serde_json::Value;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 
 /// The `json_get` function, for registration in a session.
 pub fn json_get_udf() -> ScalarUDF {
@@ -66,20 +68,30 @@ fn json_get(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
 
 use datafusion::arrow;
 
+/// The value at `steps` in the JSON `text`. Only the objects on the path are
+/// split into their members, as unparsed slices: the rest of the document is
+/// scanned, never built into a tree.
 fn lookup(text: &str, steps: &[&str]) -> Option<String> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let mut at = &value;
+    let mut at: &RawValue = serde_json::from_str(text).ok()?;
     for step in steps {
-        at = match at {
-            Value::Object(map) => map.get(*step)?,
-            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+        let raw = at.get();
+        at = match raw.as_bytes().first()? {
+            b'{' => {
+                let members: HashMap<String, &RawValue> = serde_json::from_str(raw).ok()?;
+                *members.get(*step)?
+            }
+            b'[' => {
+                let items: Vec<&RawValue> = serde_json::from_str(raw).ok()?;
+                *items.get(step.parse::<usize>().ok()?)?
+            }
             _ => return None,
         };
     }
-    match at {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+    let raw = at.get();
+    match raw.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(raw).ok(),
+        b'n' => None,
+        _ => Some(raw.to_owned()),
     }
 }
 
