@@ -80,7 +80,7 @@ fn main() {
             false,
         ),
     };
-    let reuse = std::fs::read_to_string(dir.join(".bench-events")).ok() == Some(events.to_string());
+    let reuse = std::fs::read_to_string(generate::marker(&dir)).ok() == Some(events.to_string());
     if reuse {
         println!("reusing the {events}-event archive in {}", dir.display());
     } else {
@@ -170,5 +170,6 @@ fn main() {
     let _ = std::fs::remove_dir_all(&out);
     if !keep {
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(generate::marker(&dir));
     }
 }

@@ -245,5 +245,14 @@ pub fn build_archive(dir: &Path, events: u64, cores: usize) {
         total.events as f64 / total.seal.as_secs_f64(),
         total.events as f64 / total.write.as_secs_f64()
     );
-    std::fs::write(dir.join(".bench-events"), events.to_string()).unwrap();
+    std::fs::write(marker(dir), events.to_string()).unwrap();
+}
+
+/// Beside the archive (not in it: the verifier would report a stray file),
+/// the number of events it was built with, so a later run can reuse it.
+pub fn marker(dir: &Path) -> std::path::PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "archive".into(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!("{name}.bench-events"))
 }
