@@ -23,14 +23,12 @@
 //! once with auditfed only, as a smoke test.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use auditfed_query::sql::{Archive, Catalog};
 
 mod generate;
-
-use generate::build_archive;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -181,25 +179,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let events: u64 = std::env::var("AUDITFED_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 10_000_000 } else { 4_000 });
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (dir, keep): (PathBuf, bool) = match std::env::var("AUDITFED_BENCH_DIR") {
-        Ok(d) => (PathBuf::from(d), true),
-        Err(_) => (
-            std::env::temp_dir().join(format!("auditfed-query-bench-{}", std::process::id())),
-            false,
-        ),
-    };
-    let reuse = std::fs::read_to_string(generate::marker(&dir)).ok() == Some(events.to_string());
-    if reuse {
-        println!("reusing the {events}-event archive in {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-        build_archive(&dir, events, cores);
-    }
+    let (events, dir, keep) = generate::prepare("query");
 
     let catalog = Catalog::new(&[Archive::new("bench", &dir.display().to_string())]).unwrap();
     let middle = events / cores as u64 / 2;

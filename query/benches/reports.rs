@@ -17,7 +17,6 @@
 mod generate;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use auditfed_query::report::bundle::SideLocations;
@@ -26,7 +25,7 @@ use auditfed_query::sql::Archive;
 use auditfed_query::store::LocalDir;
 use auditfed_query::verify::{VerifyOptions, verify};
 use auditfed_schemas::seal::{FileSigner, Keyring, Signer};
-use generate::{DAYS, START_MS, build_archive};
+use generate::{DAYS, START_MS};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -67,26 +66,7 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let events: u64 = std::env::var("AUDITFED_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 10_000_000 } else { 4_000 });
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (dir, keep): (PathBuf, bool) = match std::env::var("AUDITFED_BENCH_DIR") {
-        Ok(d) => (PathBuf::from(d), true),
-        Err(_) => (
-            std::env::temp_dir().join(format!("auditfed-report-bench-{}", std::process::id())),
-            false,
-        ),
-    };
-    let reuse = std::fs::read_to_string(generate::marker(&dir)).ok() == Some(events.to_string());
-    if reuse {
-        println!("reusing the {events}-event archive in {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-        build_archive(&dir, events, cores);
-    }
+    let (events, dir, keep) = generate::prepare("report");
     let signer = FileSigner::from_seed("bench", &[7; 32]).unwrap();
     let mut keyring = Keyring::default();
     keyring.add(signer.verifier_key());

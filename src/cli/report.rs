@@ -12,7 +12,7 @@ use auditfed_query::report::service::{Job, produce};
 use auditfed_query::sql::Archive;
 use auditfed_schemas::seal::Keyring;
 
-use super::service::{load_config, load_signer, select_named, stop_flag};
+use super::service::{load_config, load_signer, load_signer_for, select_named, stop_flag};
 use super::sql::archives;
 
 /// Arguments of `auditfed report`.
@@ -360,13 +360,7 @@ pub fn run_scheduled(path: PathBuf, only: &[String], once: bool) -> Result<ExitC
     if reports.is_empty() {
         return Err(format!("{}: no [reports.*] table", path.display()).into());
     }
-    let signer = load_signer(&config).map_err(|problems| {
-        problems
-            .iter()
-            .map(|p| format!("{}: {p}", path.display()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let signer = load_signer_for(&path, &config)?;
     let keyring = Keyring::load(&config.keys.keyring)
         .map_err(|e| format!("{}: keys.keyring: {e}", path.display()))?;
     let stop = stop_flag()?;

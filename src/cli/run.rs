@@ -10,7 +10,7 @@ use auditfed_ingest::collectors::RunFor;
 use auditfed_normalize::service::Normalizer;
 use auditfed_query::archiver::Archiver;
 
-use super::service::{connect, load_config, load_signer, stop_flag};
+use super::service::{connect, load_config, load_signer_for, stop_flag};
 
 /// Arguments of `auditfed run`.
 #[derive(Debug, clap::Args)]
@@ -133,13 +133,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
 
 fn normalize(path: PathBuf, idle: Option<Duration>) -> Result<ExitCode, Failure> {
     let config = load_config(Some(&path))?;
-    let signer = load_signer(&config).map_err(|problems| {
-        problems
-            .iter()
-            .map(|p| format!("{}: {p}", path.display()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let signer = load_signer_for(&path, &config)?;
     let stop = stop_flag()?;
     let kafka = connect(&config)?;
     if kafka.is_embedded() {

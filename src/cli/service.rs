@@ -23,6 +23,17 @@ pub fn load_signer(config: &Config) -> Result<Arc<dyn Signer>, Vec<Problem>> {
     Ok(Arc::new(auditfed_schemas::seal::load_signer(&config.keys)?))
 }
 
+/// [`load_signer`], its problems as one message naming the config file.
+pub fn load_signer_for(path: &Path, config: &Config) -> Result<Arc<dyn Signer>, String> {
+    load_signer(config).map_err(|problems| {
+        problems
+            .iter()
+            .map(|p| format!("{}: {p}", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// Connects to Kafka and creates/validates the topics (warnings are logged).
 pub fn connect(config: &Config) -> Result<Kafka, Failure> {
     Ok(Kafka::open(&config.kafka)?)

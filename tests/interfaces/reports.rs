@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sha2::Digest;
-use support::{KillOnDrop, auditfed, free_port, temp_dir};
+use support::{KillOnDrop, auditfed, free_port, openssl, temp_dir};
 
 /// Runs the quickstart in a fresh directory: an archive, keys and a report.
 fn quickstart(name: &str) -> PathBuf {
@@ -255,19 +255,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A CA and a server certificate for 127.0.0.1 it signed.

@@ -10,25 +10,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::kafka::Pipeline;
-use support::{KillOnDrop, auditfed, await_listening, free_port, serial};
+use support::{KillOnDrop, auditfed, await_listening, free_port, openssl, serial};
 
 /// A CA, a server certificate for 127.0.0.1, a client certificate it
 /// signed, and a client certificate of another CA.
 struct Pki {
     dir: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Pki {

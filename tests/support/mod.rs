@@ -168,6 +168,20 @@ pub fn run_python_args(script: &str, args: &[&str]) -> Option<(i32, String)> {
     Some((code, text))
 }
 
+/// Runs `openssl ARGS` in `dir`; a failure fails the test with its stderr.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("auditfed-{name}-{}", std::process::id()));

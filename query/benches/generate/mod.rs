@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -255,4 +255,32 @@ pub fn marker(dir: &Path) -> std::path::PathBuf {
         .file_name()
         .map_or_else(|| "archive".into(), |n| n.to_string_lossy().into_owned());
     dir.with_file_name(format!("{name}.bench-events"))
+}
+
+/// The archive a bench measures, `(events, directory, keep it afterwards)`:
+/// AUDITFED_BENCH_EVENTS events (10 M under `cargo bench`, 4 000 as a
+/// smoke test), in AUDITFED_BENCH_DIR (kept, and reused when it holds as
+/// many events) or a temporary directory named after `bench`.
+pub fn prepare(bench: &str) -> (u64, PathBuf, bool) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let events: u64 = std::env::var("AUDITFED_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 10_000_000 } else { 4_000 });
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (dir, keep): (PathBuf, bool) = match std::env::var("AUDITFED_BENCH_DIR") {
+        Ok(d) => (PathBuf::from(d), true),
+        Err(_) => (
+            std::env::temp_dir().join(format!("auditfed-{bench}-bench-{}", std::process::id())),
+            false,
+        ),
+    };
+    let reuse = std::fs::read_to_string(marker(&dir)).ok() == Some(events.to_string());
+    if reuse {
+        println!("reusing the {events}-event archive in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        build_archive(&dir, events, cores);
+    }
+    (events, dir, keep)
 }

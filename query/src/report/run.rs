@@ -262,7 +262,7 @@ pub fn run(spec: &RunSpec, pinned: Pinned, generated_ms: i64) -> Result<ReportDa
             controls.push(run_control(&ctx, control, &values, spec.pack.max_rows()).await?);
         }
         let health = health(&ctx, spec, &pinned, &findings, &values).await?;
-        let charts = charts(&ctx, &values).await?;
+        let charts = charts(&ctx, &values, spec.from_ms, spec.to_ms).await?;
         Ok(ReportData {
             pack: spec.pack.header.clone(),
             pack_origin: spec.pack.origin.clone(),
@@ -653,9 +653,27 @@ async fn health(
     Ok(health)
 }
 
+/// Events per UTC day over the period, days without events as 0 (a gap
+/// must show as a gap); only the days with events for periods over 400 days.
+fn every_day(counted: &BTreeMap<i64, u64>, from_ms: i64, to_ms: i64) -> Vec<(i64, u64)> {
+    const DAY: i64 = 86_400_000;
+    if to_ms - from_ms > 400 * DAY {
+        return counted.iter().map(|(d, n)| (*d, *n)).collect();
+    }
+    let mut day = from_ms.div_euclid(DAY) * DAY;
+    let mut out = Vec::new();
+    while day < to_ms {
+        out.push((day, counted.get(&day).copied().unwrap_or(0)));
+        day += DAY;
+    }
+    out
+}
+
 async fn charts(
     ctx: &SessionContext,
     values: &BTreeMap<String, String>,
+    from_ms: i64,
+    to_ms: i64,
 ) -> Result<Charts, QueryError> {
     let period = substitute("time >= :from AND time < :to", values);
     let per_day = text_rows(
@@ -678,11 +696,12 @@ async fn charts(
         &format!("SELECT source, count(*) FROM events WHERE {period} GROUP BY 1 ORDER BY 1"),
     )
     .await?;
+    let counted: BTreeMap<i64, u64> = per_day
+        .iter()
+        .map(|r| (r[0].parse().unwrap_or(0), number(&r[1])))
+        .collect();
     Ok(Charts {
-        per_day: per_day
-            .iter()
-            .map(|r| (r[0].parse().unwrap_or(0), number(&r[1])))
-            .collect(),
+        per_day: every_day(&counted, from_ms, to_ms),
         top_actors: top.iter().map(|r| (r[0].clone(), number(&r[1]))).collect(),
         per_source: per_source
             .iter()

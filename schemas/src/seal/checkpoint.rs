@@ -196,17 +196,7 @@ impl Checkpoint {
 
     /// Signs the checkpoint: a C2SP signed note.
     pub fn sign(&self, signer: &dyn Signer) -> Result<SignedNote, SealError> {
-        let text = self.text();
-        let signature = signer.sign(text.as_bytes())?;
-        let key = signer.verifier_key();
-        Ok(SignedNote {
-            text,
-            signatures: vec![NoteSignature {
-                name: key.name().to_owned(),
-                id: key.id(),
-                signature,
-            }],
-        })
+        SignedNote::sign(self.text(), signer)
     }
 }
 
