@@ -548,10 +548,40 @@ impl Normalizer {
             Err(TxnFailure::Abortable(why)) => {
                 tracing::warn!(reason = %why, "transaction aborted; rolling back to the committed state");
                 self.stats.aborted += 1;
-                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                self.abort();
                 self.roll_back()
             }
             Err(TxnFailure::Fatal(why)) => Err(ServiceError::Kafka(why)),
+        }
+    }
+
+    /// Aborts the open transaction. The abort waits for the delivery
+    /// reports of the transaction's records, which a `BaseProducer` serves
+    /// only when polled, and one that timed out (the broker away) is still
+    /// in progress and must be called again until it completes: beginning
+    /// the next transaction before fails ("conflicting abort_transaction
+    /// API call is already in progress"). So: poll, try briefly, repeat.
+    /// Other errors leave nothing to abort.
+    fn abort(&self) {
+        let deadline = std::time::Instant::now() + 10 * KAFKA_TIMEOUT;
+        let mut attempt: u64 = 0;
+        loop {
+            attempt += 1;
+            self.producer.poll(Duration::from_millis(100));
+            match self.producer.abort_transaction(Duration::from_secs(1)) {
+                Err(KafkaError::Transaction(e))
+                    if e.is_retriable() && std::time::Instant::now() < deadline =>
+                {
+                    if attempt % 60 == 1 {
+                        tracing::warn!(attempt, error = %e, "abort_transaction not complete yet; polling and calling it again");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "abort_transaction");
+                    return;
+                }
+                Ok(()) => return,
+            }
         }
     }
 
