@@ -185,12 +185,7 @@ pub fn render(data: &ReportData) -> String {
     }
     h.push_str("</table>");
     h.push_str("<h2>Activity</h2><div class=\"charts\">");
-    let days: Vec<(String, u64)> = data
-        .charts
-        .per_day
-        .iter()
-        .map(|(d, n)| (format_time(*d)[..10].to_owned(), *n))
-        .collect();
+    let days = data.charts.labelled_days();
     let _ = write!(
         h,
         "<div class=\"chart\" id=\"chart-per-day\"><h3>Events per day</h3>{}</div>",

@@ -231,12 +231,7 @@ pub fn render(data: &ReportData) -> Vec<u8> {
         p.text_at(MARGIN + 46.0, y + 1.0, b"F1", 8.5, &title);
     }
     p.gap(10.0);
-    let days: Vec<(String, u64)> = data
-        .charts
-        .per_day
-        .iter()
-        .map(|(d, n)| (format_time(*d)[..10].to_owned(), *n))
-        .collect();
+    let days = data.charts.labelled_days();
     p.bars("Events per day", &days);
     p.bars("Top actors", &data.charts.top_actors);
     p.bars("Events per source", &data.charts.per_source);

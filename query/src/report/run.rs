@@ -144,6 +144,16 @@ pub struct Charts {
     pub per_source: Vec<(String, u64)>,
 }
 
+impl Charts {
+    /// Events per day labelled `YYYY-MM-DD`, as both renderings draw them.
+    pub fn labelled_days(&self) -> Vec<(String, u64)> {
+        self.per_day
+            .iter()
+            .map(|(d, n)| (format_time(*d)[..10].to_owned(), *n))
+            .collect()
+    }
+}
+
 /// A computed report: what a bundle renders.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportData {
@@ -210,8 +220,8 @@ pub fn pin(spec: &RunSpec) -> Result<Pinned, QueryError> {
     let mut pinned = Pinned::default();
     for archive in &spec.archives {
         let store = crate::object::Location::open_existing(&archive.location)?;
-        let states = super::state::pin_archive(&archive.name, store.as_ref(), &spec.keyring)?;
-        let unpinned = super::state::unpinned_chains(store.as_ref(), &archive.name, &states)?;
+        let (states, unpinned) =
+            super::state::pin_archive(&archive.name, store.as_ref(), &spec.keyring)?;
         if !unpinned.is_empty() {
             pinned.unpinned.insert(archive.name.clone(), unpinned);
         }

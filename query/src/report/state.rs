@@ -53,21 +53,27 @@ impl ChainState {
 
 /// Pins every chain of `store` (named `archive`): the newest checkpoint
 /// (largest `last`, then latest time) whose signed note verifies under
-/// `keyring`. Chains without one are not pinned; the verifier reports them.
+/// `keyring`. Chains without one are not pinned (the verifier reports
+/// them): they are returned second, sorted, from the same listing.
 pub fn pin_archive(
     archive: &str,
     store: &dyn ArchiveStore,
     keyring: &Keyring,
-) -> Result<Vec<ChainState>, QueryError> {
+) -> Result<(Vec<ChainState>, Vec<String>), QueryError> {
+    use auditfed_schemas::archive::layout::DataFile;
     let mut by_chain: BTreeMap<String, Vec<(String, CheckpointFile)>> = BTreeMap::new();
+    let mut with_data = std::collections::BTreeSet::new();
     for path in store.list()? {
         if let Some(file) = CheckpointFile::parse(&path) {
             by_chain
                 .entry(file.chain.clone())
                 .or_default()
                 .push((path, file));
+        } else if let Some(file) = DataFile::parse(&path) {
+            with_data.insert(file.chain);
         }
     }
+    with_data.extend(by_chain.keys().cloned());
     let mut states = Vec::new();
     for (chain, mut files) in by_chain {
         files.sort_by_key(|(_, f)| std::cmp::Reverse((f.last, f.time_ms)));
@@ -93,7 +99,11 @@ pub fn pin_archive(
             }
         }
     }
-    Ok(states)
+    let unpinned = with_data
+        .into_iter()
+        .filter(|c| !states.iter().any(|s| &s.chain_id == c))
+        .collect();
+    Ok((states, unpinned))
 }
 
 /// The verifier's findings over one archive that concern a report pinned
@@ -126,32 +136,6 @@ pub fn verify_pinned(
             },
         })
         .collect())
-}
-
-/// The chains of `store` that have data or checkpoints but no pin.
-pub fn unpinned_chains(
-    store: &dyn ArchiveStore,
-    archive: &str,
-    states: &[ChainState],
-) -> Result<Vec<String>, QueryError> {
-    use auditfed_schemas::archive::layout::DataFile;
-    let mut chains: Vec<String> = store
-        .list()?
-        .iter()
-        .filter_map(|p| {
-            DataFile::parse(p)
-                .map(|f| f.chain)
-                .or_else(|| CheckpointFile::parse(p).map(|f| f.chain))
-        })
-        .filter(|c| {
-            !states
-                .iter()
-                .any(|s| s.archive == archive && &s.chain_id == c)
-        })
-        .collect();
-    chains.sort();
-    chains.dedup();
-    Ok(chains)
 }
 
 /// The `verification` table's schema: one row per chain (and one per
