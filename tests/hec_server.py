@@ -6,6 +6,7 @@ status codes). Not a mock of auditfed: it knows nothing about it.
 
     hec_server.py PORT STATE_DIR [--token T]... [--disabled-token T]...
                   [--index I]... [--busy P] [--ack-delay-ms MIN:MAX] [--lose-acks P]
+                  [--refuse-containing TEXT] [--kill-on-ack FILE]
 
 Endpoints:
   GET  /services/collector/health       200 {"text":"HEC is healthy","code":17}
@@ -27,11 +28,22 @@ acknowledges a fraction P of requests (as after an indexer failure: the
 client must resend). Events count as indexed when their ack turns true;
 they are appended to STATE_DIR/indexed.jsonl (one envelope per line).
 Everything the server does is logged to STATE_DIR/hec.log.
+
+Fault injection for the client's crash safety (not protocol behaviour):
+--refuse-containing TEXT answers 6 (Invalid data format, with its
+invalid-event-number) to a request holding an envelope whose JSON contains
+TEXT, as Splunk does for an event its parser refuses. --kill-on-ack FILE:
+when FILE exists ("PID DELAY_MS"), the first acknowledgement poll answered
+with a true ack removes it and sends SIGKILL to PID DELAY_MS after the
+answer (the client dies between Splunk's confirmation and whatever it does
+next); logged as "killed pid=PID delay_ms=DELAY_MS".
 """
 
 import argparse
 import gzip
 import json
+import os
+import signal
 import random
 import re
 import sys
@@ -44,6 +56,7 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 args = None
 lock = threading.Lock()
+kill_lock = threading.Lock()
 # channel -> {"next": int, "pending": {ack_id: (ready_at, envelopes or None)}}
 channels = {}
 indexed_file = None
@@ -185,6 +198,10 @@ class Handler(BaseHTTPRequestHandler):
             if env["event"] in ("", None, {}):
                 self.reply(400, {"text": "Event field cannot be blank", "code": 13, "invalid-event-number": n})
                 return
+            if args.refuse_containing and args.refuse_containing in json.dumps(env):
+                log(f"refused channel={channel} invalid-event-number={n}")
+                self.reply(400, {"text": "Invalid data format", "code": 6, "invalid-event-number": n})
+                return
             if args.index and env.get("index") not in args.index:
                 self.reply(400, {"text": "Incorrect index", "code": 7, "invalid-event-number": n})
                 return
@@ -213,6 +230,26 @@ class Handler(BaseHTTPRequestHandler):
             settle(state)
             answer = {str(i): bool(state["done"].get(i)) for i in ids}
         self.reply(200, {"acks": answer})
+        if args.kill_on_ack and any(answer.values()):
+            self.wfile.flush()
+            kill_on_ack()
+
+
+def kill_on_ack():
+    """Kills the process named in --kill-on-ack's file, once per file."""
+    with kill_lock:
+        try:
+            with open(args.kill_on_ack) as f:
+                pid, delay_ms = (int(x) for x in f.read().split())
+            os.remove(args.kill_on_ack)
+        except (OSError, ValueError):
+            return
+    time.sleep(delay_ms / 1000.0)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        log(f"killed pid={pid} delay_ms={delay_ms}")
+    except OSError as e:
+        log(f"kill pid={pid} failed: {e}")
 
 
 def main():
@@ -226,6 +263,8 @@ def main():
     p.add_argument("--busy", type=float, default=0.0)
     p.add_argument("--ack-delay-ms", default="0:0")
     p.add_argument("--lose-acks", type=float, default=0.0)
+    p.add_argument("--refuse-containing")
+    p.add_argument("--kill-on-ack")
     args = p.parse_args()
     lo, hi = (float(x) for x in args.ack_delay_ms.split(":"))
     args.ack_delay = (lo, hi)

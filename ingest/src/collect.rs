@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use auditfed_platform::PlatformError;
 use auditfed_platform::kafka::consume::BoundedReader;
-use auditfed_platform::kafka::produce::{flush_now, send_blocking, transactional_producer};
+use auditfed_platform::kafka::produce::{
+    abort_transaction, flush_now, send_blocking, transactional_producer,
+};
 use auditfed_platform::kafka::{Kafka, headers};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
@@ -214,7 +216,7 @@ impl Collecting {
         self.in_transaction = false;
         self.in_batch = 0;
         if let Err(e) = committed {
-            let _ = self.producer.abort_transaction(TIMEOUT);
+            abort_transaction(&self.producer, TIMEOUT);
             self.counters.error();
             return Err(IngestError::Kafka(format!(
                 "collector {}: the batch was not committed (it is read again): {e}",

@@ -78,6 +78,11 @@ pub enum SinkError {
     /// Kafka failed while joining or reading (the platform layer's error).
     #[error("kafka: {0}")]
     Platform(#[from] auditfed_platform::PlatformError),
+    /// The Kafka transaction of a batch's receipts, dead letters and
+    /// offsets was aborted (a rebalance took its partitions, the broker was
+    /// away): nothing of it is visible, the batch is delivered again.
+    #[error("the receipts of a batch were not committed (it is delivered again): {0}")]
+    Uncommitted(String),
     /// The sink was asked to stop with a batch not yet acknowledged; its
     /// offsets are not committed, so it is delivered again after a restart.
     #[error("stopped before the SIEM acknowledged the batch in flight")]
@@ -93,7 +98,9 @@ impl auditfed_platform::Classify for SinkError {
             // An unreadable archive file reads the same way next time.
             SinkError::Feed { .. } => Class::Permanent,
             // Nothing is committed: a restart delivers the batch again.
-            SinkError::Kafka(_) | SinkError::Stopped => Class::Transient,
+            SinkError::Kafka(_) | SinkError::Uncommitted(_) | SinkError::Stopped => {
+                Class::Transient
+            }
         }
     }
 }

@@ -372,3 +372,223 @@ fn replay_reforwards_a_time_range_from_the_topic_and_from_the_archive() {
     );
     drop(server);
 }
+
+/// The sink killed -9 the moment Splunk confirms a batch (the HEC server
+/// sends the signal right after answering an acknowledgement poll, 0 to 40
+/// ms late): whatever the moment, each event has exactly one receipt and
+/// the event Splunk refuses exactly one dead letter, because receipts,
+/// dead letters and offsets are one Kafka transaction. Only Splunk may see
+/// an event twice (delivered again after the kill: at least once).
+#[test]
+fn a_kill_right_after_splunk_confirms_leaves_one_receipt_and_one_dead_letter_per_event() {
+    let _guard = serial();
+    let Some(p) = Pipeline::new("ackkill", "checkpoint_every_events = 100", "") else {
+        return;
+    };
+    let n = 400;
+    let refused_marker = "auditfed-test-agent-splunk-refuses";
+    let mut lines = cloudtrail_lines("ack", n);
+    let mut refused_line: serde_json::Value = serde_json::from_str(&lines[n / 2]).unwrap();
+    refused_line["userAgent"] = refused_marker.into();
+    lines[n / 2] = refused_line.to_string();
+    p.ingest("aws_cloudtrail", "a.jsonl", &lines);
+    let mut normalizer = p.spawn_normalizer("n1");
+    let committed = p.wait_for_events(n, Duration::from_secs(120));
+    terminate(&mut normalizer);
+    let sealed: BTreeMap<String, Vec<u8>> = committed
+        .events
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+            (
+                v["metadata"]["uid"].as_str().unwrap().to_owned(),
+                e.payload.clone(),
+            )
+        })
+        .collect();
+    let refused: Vec<&String> = sealed
+        .iter()
+        .filter(|(_, json)| String::from_utf8_lossy(json).contains(refused_marker))
+        .map(|(uid, _)| uid)
+        .collect();
+    assert_eq!(refused.len(), 1, "one sealed event carries the marker");
+    let refused = refused[0].clone();
+
+    let state = p.dir.join("hec");
+    std::fs::create_dir_all(&state).unwrap();
+    let port = free_port();
+    let pidfile = state.join("kill-on-ack");
+    let pidfile_arg = pidfile.display().to_string();
+    let server = hec(
+        port,
+        &state,
+        &[
+            "--refuse-containing",
+            refused_marker,
+            "--kill-on-ack",
+            &pidfile_arg,
+        ],
+    );
+    let path = p.dir.join("sinks-ackkill.toml");
+    let mut text = std::fs::read_to_string(&p.config).unwrap();
+    text += &format!(
+        "\n[sinks.splunk]\ntype = \"splunk_hec\"\nendpoint = \"http://127.0.0.1:{port}\"\n\
+         token = \"good-token\"\nindex = \"audit\"\nack_poll_ms = 20\n\
+         [sinks.splunk.batch]\nmax_events = 20\nmax_ms = 100\nmax_in_flight = 2\n"
+    );
+    std::fs::write(&path, text).unwrap();
+
+    let delays_ms = [0, 0, 2, 5, 10, 20, 40];
+    for delay in delays_ms {
+        let mut sink = auditfed()
+            .args(["run", "sinks", "--sink", "splunk", "--config"])
+            .arg(&path)
+            .env("HOSTNAME", "sink-1")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::fs::write(&pidfile, format!("{} {delay}", sink.id())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(status) = sink.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = sink.kill();
+                panic!("the HEC server never killed the sink (no batch confirmed)");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(!status.success(), "the sink exited by itself: {status}");
+    }
+    let log = std::fs::read_to_string(state.join("hec.log")).unwrap();
+    assert_eq!(
+        log.matches(" killed pid=").count(),
+        delays_ms.len(),
+        "every kill came right after a confirmation"
+    );
+    // Later still: the moment the first receipt of a run reaches Kafka,
+    // before its batch's offsets can be committed.
+    for _ in 0..4 {
+        let sink = auditfed()
+            .args(["run", "sinks", "--sink", "splunk", "--config"])
+            .arg(&path)
+            .env("HOSTNAME", "sink-1")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        kill_at_first_receipt(&p, sink);
+    }
+    let out = auditfed()
+        .args([
+            "run",
+            "sinks",
+            "--sink",
+            "splunk",
+            "--exit-when-idle",
+            "5",
+            "--config",
+        ])
+        .arg(&path)
+        .env("HOSTNAME", "sink-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+
+    let got = indexed(&state);
+    let expected: Vec<&String> = sealed.keys().filter(|u| **u != refused).collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected,
+        "Splunk has every event but the refused one"
+    );
+    let duplicates: usize = got.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{} events indexed, {duplicates} indexed again after a kill",
+        got.len()
+    );
+    assert!(
+        duplicates > 0,
+        "no kill fell between Splunk's confirmation and the commit: the test proves nothing"
+    );
+
+    let mut receipts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, r) in p.read_topics(&[format!("{}.receipts", p.prefix)]) {
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        receipts
+            .entry(v["event_uid"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(v["outcome"].as_str().unwrap().to_owned());
+    }
+    let twice: Vec<_> = receipts.iter().filter(|(_, o)| o.len() != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} events without exactly one receipt, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(3)]
+    );
+    assert_eq!(
+        receipts.keys().collect::<Vec<_>>(),
+        sealed.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(receipts[&refused], ["dead_lettered"]);
+    let dead: Vec<_> = p
+        .read_committed()
+        .dead_letters
+        .into_iter()
+        .filter(|d| d.headers.get("auditfed.stage").map(String::as_str) == Some("sink:splunk"))
+        .collect();
+    assert_eq!(dead.len(), 1, "the refused event, dead-lettered once");
+    assert_eq!(dead[0].payload, sealed[&refused]);
+    assert!(
+        dead[0].headers["auditfed.reason"].contains("Invalid data format"),
+        "{:?}",
+        dead[0].headers
+    );
+}
+
+/// Kills `sink` as soon as a receipt it writes is in Kafka, committed or not.
+fn kill_at_first_receipt(p: &Pipeline, mut sink: std::process::Child) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let topic = format!("{}.receipts", p.prefix);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &p.bootstrap)
+        .set("group.id", format!("{}-killer", p.prefix))
+        .set("isolation.level", "read_uncommitted")
+        .set("fetch.wait.max.ms", "1")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        tpl.add_partition_offset(&topic, partition.id(), Offset::End)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(5)) {
+            sink.kill().unwrap();
+            sink.wait().unwrap();
+            return;
+        }
+        assert!(
+            sink.try_wait().unwrap().is_none(),
+            "the sink exited by itself"
+        );
+        if std::time::Instant::now() > deadline {
+            let _ = sink.kill();
+            panic!("the sink wrote no receipt within 90 s");
+        }
+    }
+}

@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use auditfed_platform::clock::now_ms;
 use auditfed_platform::kafka::Kafka;
 use auditfed_platform::kafka::consume::group_member;
-use auditfed_platform::kafka::produce::{flush_now, send_blocking, transactional_producer};
+use auditfed_platform::kafka::produce::{
+    abort_transaction, flush_now, send_blocking, transactional_producer,
+};
 use auditfed_platform::{Class, Classify, PlatformError};
 use auditfed_schemas::SourceType;
 use auditfed_schemas::config::NormalizeConfig;
@@ -555,34 +557,9 @@ impl Normalizer {
         }
     }
 
-    /// Aborts the open transaction. The abort waits for the delivery
-    /// reports of the transaction's records, which a `BaseProducer` serves
-    /// only when polled, and one that timed out (the broker away) is still
-    /// in progress and must be called again until it completes: beginning
-    /// the next transaction before fails ("conflicting abort_transaction
-    /// API call is already in progress"). So: poll, try briefly, repeat.
-    /// Other errors leave nothing to abort.
+    /// Aborts the open transaction (polled until the abort completes).
     fn abort(&self) {
-        let deadline = std::time::Instant::now() + 10 * KAFKA_TIMEOUT;
-        let mut attempt: u64 = 0;
-        loop {
-            attempt += 1;
-            self.producer.poll(Duration::from_millis(100));
-            match self.producer.abort_transaction(Duration::from_secs(1)) {
-                Err(KafkaError::Transaction(e))
-                    if e.is_retriable() && std::time::Instant::now() < deadline =>
-                {
-                    if attempt % 60 == 1 {
-                        tracing::warn!(attempt, error = %e, "abort_transaction not complete yet; polling and calling it again");
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "abort_transaction");
-                    return;
-                }
-                Ok(()) => return,
-            }
-        }
+        abort_transaction(&self.producer, 10 * KAFKA_TIMEOUT);
     }
 
     fn roll_back(&mut self) -> Result<(), ServiceError> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use auditfed_platform::kafka::consume::{BoundedReader, End, Read, group_member};
 use auditfed_platform::kafka::{Kafka, headers};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata, DefaultConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -28,10 +28,23 @@ pub enum Polled {
 pub trait Feed: Send {
     /// The next event, waiting at most `timeout`.
     fn poll(&mut self, timeout: Duration) -> Result<Polled, SinkError>;
-    /// Records that everything below `next` (partition → offset) was
-    /// delivered and receipted. Only the consumer group remembers it.
-    fn commit(&mut self, next: &BTreeMap<i32, i64>) -> Result<(), SinkError> {
+    /// The consumer group member this feed reads as, when it reads in a
+    /// group: the driver commits each batch's receipts, dead letters and
+    /// offsets in one Kafka transaction of this transactional id (which
+    /// also fences an older process of the same member).
+    fn member(&self) -> Option<String> {
+        None
+    }
+    /// The group position to commit with a batch's receipts: everything
+    /// below `next` (partition → offset) was delivered. `None`: a feed
+    /// outside any group remembers nothing.
+    fn position(&self, next: &BTreeMap<i32, i64>) -> Result<Option<GroupPosition>, SinkError> {
         let _ = next;
+        Ok(None)
+    }
+    /// After an aborted transaction: reads again from the committed
+    /// position of every partition it holds.
+    fn rewind(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
     /// Stops (or resumes) fetching while every in-flight slot is taken,
@@ -57,15 +70,30 @@ pub trait Feed: Send {
     }
 }
 
+/// How long a call to the broker may take.
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn kafka_error(e: rdkafka::error::KafkaError) -> SinkError {
     SinkError::Kafka(e.to_string())
 }
 
-/// The sink's consumer group on the events topic: offsets committed after
-/// the SIEM acknowledged (static member `instance_id`).
+/// Offsets of the events topic and the consumer group they belong to,
+/// committed in a transaction (`send_offsets_to_transaction`).
+pub struct GroupPosition {
+    /// The events topic's partitions and next offsets.
+    pub offsets: TopicPartitionList,
+    /// The group's generation and member: a member that lost the
+    /// partitions in a rebalance cannot commit them.
+    pub group: ConsumerGroupMetadata,
+}
+
+/// The sink's consumer group on the events topic (static member
+/// `instance_id`): offsets committed with the receipts, after the SIEM
+/// acknowledged.
 pub struct GroupFeed {
     consumer: BaseConsumer,
     topic: String,
+    member: String,
     paused: bool,
 }
 
@@ -85,6 +113,7 @@ impl GroupFeed {
         Ok(GroupFeed {
             consumer,
             topic: topics.events(),
+            member: format!("{}.{instance_id}", topics.sink_group(sink)),
             paused: false,
         })
     }
@@ -109,16 +138,37 @@ impl Feed for GroupFeed {
         }
     }
 
-    fn commit(&mut self, next: &BTreeMap<i32, i64>) -> Result<(), SinkError> {
-        let mut tpl = TopicPartitionList::new();
+    fn member(&self) -> Option<String> {
+        Some(self.member.clone())
+    }
+
+    fn position(&self, next: &BTreeMap<i32, i64>) -> Result<Option<GroupPosition>, SinkError> {
+        let mut offsets = TopicPartitionList::new();
         for (&partition, &offset) in next {
-            tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+            offsets
+                .add_partition_offset(&self.topic, partition, Offset::Offset(offset))
                 .map_err(kafka_error)?;
         }
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
-            // Delivered and receipted; after a rebalance the new owner
-            // delivers these again (counted as duplicates by the receipts).
-            tracing::warn!(error = %e, "sink offset commit failed; a new owner delivers these again");
+        let group = self.consumer.group_metadata().ok_or_else(|| {
+            SinkError::Uncommitted("the consumer is not in its group (yet)".into())
+        })?;
+        Ok(Some(GroupPosition { offsets, group }))
+    }
+
+    fn rewind(&mut self) -> Result<(), SinkError> {
+        let committed = self
+            .consumer
+            .committed(KAFKA_TIMEOUT)
+            .map_err(kafka_error)?;
+        for element in committed.elements() {
+            // Never committed: where a new group starts.
+            let offset = match element.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            self.consumer
+                .seek(element.topic(), element.partition(), offset, KAFKA_TIMEOUT)
+                .map_err(kafka_error)?;
         }
         Ok(())
     }

@@ -3,9 +3,10 @@
 //! to `max_in_flight` batches in flight, each delivered with retries and
 //! split or bisected by its own task, dead-letter what the SIEM refuses,
 //! write a receipt per event, and commit offsets in order, each batch only
-//! after the SIEM acknowledged it and every batch before it (at least once:
-//! a crash between the acknowledgement and the commit re-delivers that
-//! batch, which the receipts show as two deliveries of the same event).
+//! after the SIEM acknowledged it and every batch before it. Receipts, dead
+//! letters and offsets of a batch are one Kafka transaction: a crash
+//! between the acknowledgement and the commit delivers the batch to the
+//! SIEM again (at least once), never its receipts or dead letters twice.
 //!
 //! Memory is bounded by `max_in_flight + 1` batches of at most `max_bytes`
 //! each: when every slot is taken the feed is paused (the consumer stays in
@@ -25,7 +26,7 @@ use async_trait::async_trait;
 use auditfed_platform::kafka::Kafka;
 
 pub use batch::BatchConfig;
-pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, Polled, RangeFeed};
+pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, GroupPosition, Polled, RangeFeed};
 
 use crate::SinkError;
 use crate::policy::{Decision, Policy};
@@ -236,12 +237,13 @@ impl<S: Service> Driver<S> {
             .enable_all()
             .build()
             .map_err(|e| SinkError::Kafka(format!("cannot start a runtime: {e}")))?;
+        let recorder = record::Recorder::new(kafka, name, feed.member().as_deref())?;
         Ok(Driver {
             name: name.to_owned(),
             service: Arc::new(service),
             batch,
             feed,
-            recorder: record::Recorder::new(kafka, name)?,
+            recorder,
             runtime,
             stats: Stats::default(),
             backlog: VecDeque::new(),
@@ -452,12 +454,34 @@ impl<S: Service> Driver<S> {
             .iter()
             .map(|(e, o)| (e, o))
             .chain(landed.outcomes.iter().map(|(i, o)| (&landed.events[*i], o)));
-        self.recorder
-            .record(outcomes, self.feed.mode(), &mut self.stats)?;
+        let recorded = match self.feed.position(&oldest.next) {
+            Ok(position) => {
+                self.recorder
+                    .record(outcomes, self.feed.mode(), position, &mut self.stats)
+            }
+            Err(e) => Err(e),
+        };
+        match recorded {
+            Ok(()) => {}
+            Err(SinkError::Uncommitted(why)) => return self.start_over(&why),
+            Err(e) => return Err(e),
+        }
         if let Some(first) = self.first_sent {
             self.stats.active = first.elapsed();
         }
-        self.feed.commit(&oldest.next)
+        Ok(())
+    }
+
+    /// After an aborted transaction: drops every batch in flight (what
+    /// reached the SIEM is delivered again: at least once) and reads again
+    /// from the group's committed position.
+    fn start_over(&mut self, why: &str) -> Result<(), SinkError> {
+        tracing::warn!(sink = %self.name, reason = %why, "a batch's receipts were not committed; delivering again from the committed position");
+        for flight in self.in_flight.drain(..) {
+            flight.task.abort();
+        }
+        self.backlog.clear();
+        self.feed.rewind()
     }
 }
 

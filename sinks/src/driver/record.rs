@@ -1,17 +1,24 @@
 //! Receipts (`<prefix>.receipts`, one per event and outcome) and dead
-//! letters (`<prefix>.dlq`), written and flushed before a batch's offsets
-//! are committed.
+//! letters (`<prefix>.dlq`). A group member writes them and the batch's
+//! offsets in one Kafka transaction: a crash between the SIEM's
+//! acknowledgement and the commit delivers the batch again, but never
+//! leaves a second receipt or dead letter of it. A replay (no group)
+//! writes them idempotently and waits for every acknowledgement.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use auditfed_platform::kafka::produce::{flush_now, send_blocking};
+use auditfed_platform::kafka::produce::{
+    abort_transaction, flush_now, send_blocking, transactional_producer_with,
+};
 use auditfed_platform::kafka::{Kafka, headers};
 use rdkafka::ClientContext;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
+use super::feed::GroupPosition;
 use super::{Outcome, OutgoingEvent, Stats};
 use crate::SinkError;
 
@@ -46,29 +53,103 @@ pub(super) struct Recorder {
     deliveries: Arc<Deliveries>,
     receipts_topic: String,
     dlq_topic: String,
+    /// Whether the producer is transactional (a group member's).
+    transactional: bool,
 }
 
+/// How long a Kafka call of the recorder may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Recorder {
-    pub fn new(kafka: &Kafka, sink: &str) -> Result<Recorder, SinkError> {
+    /// A recorder for `sink`; transactional as `member` (the feed's group
+    /// member) when there is one.
+    pub fn new(kafka: &Kafka, sink: &str, member: Option<&str>) -> Result<Recorder, SinkError> {
         let deliveries = Arc::new(Deliveries::default());
-        let producer = kafka
-            .client_config()
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .create_with_context(Context(deliveries.clone()))
-            .map_err(|e| SinkError::Kafka(e.to_string()))?;
+        let context = Context(deliveries.clone());
+        let producer = match member {
+            // Short: a killed member's open transaction holds back what
+            // read_committed readers of the receipts see until it ends.
+            Some(id) => transactional_producer_with(
+                kafka,
+                id,
+                &[("transaction.timeout.ms", "20000".to_owned())],
+                TIMEOUT,
+                context,
+            )?,
+            None => kafka
+                .client_config()
+                .set("enable.idempotence", "true")
+                .set("linger.ms", "5")
+                .create_with_context(context)
+                .map_err(|e| SinkError::Kafka(e.to_string()))?,
+        };
         Ok(Recorder {
             sink: sink.to_owned(),
             producer,
             deliveries,
             receipts_topic: kafka.topics().receipts(),
             dlq_topic: kafka.topics().dlq(),
+            transactional: member.is_some(),
         })
     }
 
-    /// Queues a receipt per outcome (and a dead letter per refused event)
-    /// and waits until Kafka has every one of them.
+    /// Writes a receipt per outcome (and a dead letter per refused
+    /// event), with `position` in the same transaction when transactional,
+    /// and waits until Kafka has every one of them. On
+    /// [`SinkError::Uncommitted`] nothing of it is visible; `stats` count
+    /// only what was committed.
     pub fn record<'a>(
+        &self,
+        outcomes: impl Iterator<Item = (&'a OutgoingEvent, &'a Outcome)>,
+        mode: &str,
+        position: Option<GroupPosition>,
+        stats: &mut Stats,
+    ) -> Result<(), SinkError> {
+        if !self.transactional {
+            return self.write(outcomes, mode, stats);
+        }
+        self.producer
+            .begin_transaction()
+            .map_err(|e| SinkError::Kafka(format!("cannot begin a transaction: {e}")))?;
+        let mut counted = Stats::default();
+        let written = self.write(outcomes, mode, &mut counted).and_then(|()| {
+            if let Some(position) = position {
+                self.producer
+                    .send_offsets_to_transaction(&position.offsets, &position.group, TIMEOUT)
+                    .map_err(|e| self.transaction_error("offsets", e))?;
+            }
+            self.producer
+                .commit_transaction(TIMEOUT)
+                .map_err(|e| self.transaction_error("commit", e))
+        });
+        match written {
+            Ok(()) => {
+                stats.withheld += counted.withheld;
+                stats.delivered += counted.delivered;
+                stats.dead_lettered += counted.dead_lettered;
+                Ok(())
+            }
+            Err(e) => {
+                abort_transaction(&self.producer, TIMEOUT);
+                // The abort purges what was queued: those reports are not
+                // the next batch's failures.
+                self.deliveries.failed.store(0, Ordering::Relaxed);
+                self.deliveries
+                    .first_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                Err(match e {
+                    SinkError::Kafka(why) => SinkError::Uncommitted(why),
+                    e => e,
+                })
+            }
+        }
+    }
+
+    /// Queues the receipts and dead letters and waits for Kafka's
+    /// acknowledgement of each.
+    fn write<'a>(
         &self,
         outcomes: impl Iterator<Item = (&'a OutgoingEvent, &'a Outcome)>,
         mode: &str,
@@ -109,7 +190,7 @@ impl Recorder {
                     .payload(payload.as_bytes()),
             )?;
         }
-        flush_now(&self.producer, Duration::from_secs(60))
+        flush_now(&self.producer, TIMEOUT)
             .map_err(|e| SinkError::Kafka(format!("receipts not written: {e}")))?;
         if self.deliveries.failed.swap(0, Ordering::Relaxed) > 0 {
             let first = self
@@ -141,6 +222,21 @@ impl Recorder {
                 .payload(event.json.as_slice())
                 .headers(dead_headers),
         )
+    }
+
+    /// A fenced producer (the same member started elsewhere) stops the
+    /// sink; anything else aborts the batch, which is delivered again.
+    fn transaction_error(&self, what: &str, e: KafkaError) -> SinkError {
+        match e {
+            KafkaError::Transaction(t) if t.is_fatal() => SinkError::Fatal {
+                sink: self.sink.clone(),
+                message: format!(
+                    "{what}: {t}: another process runs this sink as the same member \
+                     (the host name, or normalize.instance_id); stop one of them"
+                ),
+            },
+            e => SinkError::Uncommitted(format!("{what}: {e}")),
+        }
     }
 
     fn send(&self, record: BaseRecord<'_, [u8], [u8], ()>) -> Result<(), SinkError> {

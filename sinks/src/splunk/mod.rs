@@ -9,7 +9,7 @@
 //! HEC answers with an `ackId`, which is polled on `/services/collector/ack`
 //! until the indexer confirms it; without confirmation within
 //! `ack_timeout_secs` the batch is sent again (Splunk's documented
-//! recovery; the receipts then show the duplicate).
+//! recovery; Splunk may then hold the batch twice).
 //!
 //! Status codes, as Splunk documents them: 9 (busy), 8 (internal error),
 //! 18 (queues full), HTTP 429 and 5xx are retried with backoff honouring

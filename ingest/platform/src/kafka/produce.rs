@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
 use rdkafka::message::ToBytes;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DefaultProducerContext, Producer, ProducerContext, ThreadedProducer,
+};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::Kafka;
@@ -93,6 +95,24 @@ pub fn transactional_producer(
     extra: &[(&str, String)],
     timeout: Duration,
 ) -> Result<BaseProducer, PlatformError> {
+    transactional_producer_with(
+        kafka,
+        transactional_id,
+        extra,
+        timeout,
+        DefaultProducerContext,
+    )
+}
+
+/// [`transactional_producer`] with a context of its own (one that counts
+/// delivery reports, say).
+pub fn transactional_producer_with<C: ProducerContext>(
+    kafka: &Kafka,
+    transactional_id: &str,
+    extra: &[(&str, String)],
+    timeout: Duration,
+    context: C,
+) -> Result<BaseProducer<C>, PlatformError> {
     let mut config = kafka.client_config();
     config
         .set("transactional.id", transactional_id)
@@ -101,13 +121,45 @@ pub fn transactional_producer(
     for (key, value) in extra {
         config.set(*key, value);
     }
-    let producer: BaseProducer = config.create().map_err(PlatformError::kafka(format!(
-        "cannot create producer {transactional_id}"
-    )))?;
+    let producer: BaseProducer<C> =
+        config
+            .create_with_context(context)
+            .map_err(PlatformError::kafka(format!(
+                "cannot create producer {transactional_id}"
+            )))?;
     producer
         .init_transactions(timeout)
         .map_err(PlatformError::kafka(format!(
             "cannot start transactions of {transactional_id} (is it running elsewhere?)"
         )))?;
     Ok(producer)
+}
+
+/// Aborts the open transaction of `producer`, trying for up to `timeout`.
+///
+/// The abort waits for the delivery reports of the transaction's records,
+/// which a `BaseProducer` serves only when polled, and an abort that timed
+/// out (the broker away) is still in progress and must be called again
+/// until it completes: beginning the next transaction before fails
+/// ("conflicting abort_transaction API call is already in progress"). So:
+/// poll, try briefly, repeat. Other errors leave nothing to abort.
+pub fn abort_transaction<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut attempt: u64 = 0;
+    loop {
+        attempt += 1;
+        producer.poll(Duration::from_millis(100));
+        match producer.abort_transaction(Duration::from_secs(1)) {
+            Err(KafkaError::Transaction(e)) if e.is_retriable() && Instant::now() < deadline => {
+                if attempt % 60 == 1 {
+                    tracing::warn!(attempt, error = %e, "abort_transaction not complete yet; polling and calling it again");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "abort_transaction");
+                return;
+            }
+            Ok(()) => return,
+        }
+    }
 }
