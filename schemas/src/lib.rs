@@ -15,7 +15,10 @@
 //! - [`config`]: `auditfed.toml`, the one configuration file every service
 //!   reads, with errors that name the file, the key and what was expected;
 //! - [`hmac`]: HMAC-SHA256, the one keyed hash (SigV4 signing, the egress
-//!   policy's pseudonyms).
+//!   policy's pseudonyms);
+//! - [`policy`]: policy packs and their one evaluator — egress and
+//!   redaction, residency, retention, quotas — decided over an event's
+//!   query columns, every decision naming its rule and pack version.
 //!
 //! The vendored OCSF 1.8.0 schema files under `ocsf/1.8.0/` are the
 //! reference the tests check every emitted event against.
@@ -26,6 +29,7 @@ pub mod archive;
 pub mod config;
 pub mod hmac;
 pub mod ocsf;
+pub mod policy;
 pub mod seal;
 pub mod source;
 

@@ -80,9 +80,10 @@ impl Config {
                 "sinks" => section_into(&section, value, &mut config.sinks),
                 "collectors" => section_into(&section, value, &mut config.collectors),
                 "reports" => section_into(&section, value, &mut config.reports),
+                "policies" => section_into(&section, value, &mut config.policies),
                 _ => Err(vec![problem(
                     section.clone(),
-                    "unknown section (expected kafka, keys, normalize, ingest, collectors, archive, sql, sinks or reports)",
+                    "unknown section (expected kafka, keys, normalize, ingest, collectors, archive, sql, sinks, reports or policies)",
                 )]),
             };
             if let Err(p) = result {
@@ -268,6 +269,17 @@ pub fn parse_typed_tables<T>(
     } else {
         Err(problems)
     }
+}
+
+/// Replaces `${NAME}` in every string of `value` (at `path`) from the
+/// process environment; problems name the key.
+pub fn interpolate_env(path: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) {
+    interpolate(
+        path,
+        value,
+        &|name: &str| std::env::var(name).ok(),
+        problems,
+    );
 }
 
 /// Replaces `${NAME}` in every string; `$${` is a literal `${`.

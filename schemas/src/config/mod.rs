@@ -59,6 +59,9 @@ pub struct Config {
     /// Scheduled reports by name (`[reports.<name>]`, `auditfed run
     /// reports`), each checked by its typed config in `auditfed-query`.
     pub reports: BTreeMap<String, toml::Value>,
+    /// Policy packs by name (`[policies.<name>]`), each checked by
+    /// [`crate::policy::load::from_config`].
+    pub policies: BTreeMap<String, toml::Value>,
 }
 
 /// `[kafka]`.
@@ -422,4 +425,4 @@ mod load;
 #[cfg(test)]
 mod tests;
 
-pub use load::{ConfigError, Problem, from_toml, parse_typed_tables};
+pub use load::{ConfigError, Problem, from_toml, interpolate_env, parse_typed_tables};

@@ -194,6 +194,24 @@ impl Feed for GroupFeed {
     }
 }
 
+impl Drop for GroupFeed {
+    /// Leaves the group while the consumer is still open: librdkafka's
+    /// close can hang for good serving a rebalance that was pending when it
+    /// began (librdkafka#4041; seen when the sink stopped on a refused
+    /// secret while its join completed).
+    fn drop(&mut self) {
+        self.consumer.unsubscribe();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            let event = self.consumer.poll(Duration::from_millis(50));
+            let assigned = self.consumer.assignment().is_ok_and(|a| a.count() > 0);
+            if event.is_none() && !assigned && start.elapsed() > Duration::from_millis(200) {
+                break;
+            }
+        }
+    }
+}
+
 /// The events of the events topic whose own time is in `[from, to)`, read
 /// outside any consumer group (the sink's offsets stay where they are).
 ///
