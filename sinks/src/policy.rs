@@ -1,26 +1,25 @@
-//! Egress policy, per sink: which events may leave, and which fields leave
-//! only dropped or as a keyed hash. Applied by the driver before anything is
-//! sent; what was withheld is counted (receipts with outcome `withheld`,
-//! the sink's stop line) so completeness stays provable.
+//! The per-sink egress filter of earlier versions, `[sinks.<name>.policy]`:
+//! still accepted, and evaluated as the policy pack `sinks.<name>.policy`
+//! (version `config`) whose rules target only that sink
+//! ([`Policy::to_pack`]); `[policies.*]` packs (docs/policy.md) are the
+//! way to write new rules.
 //!
 //! ```
-//! use auditfed_sinks::policy::{Decision, Policy};
+//! use auditfed_schemas::policy::{Facts, Policies};
+//! use auditfed_sinks::policy::Policy;
 //!
 //! let policy: Policy = toml::from_str(r#"
 //! classes = [3002]
 //! drop_fields = ["raw_data"]
-//! hash_fields = ["src_endpoint.ip"]
-//! hash_key = "k"
 //! "#).unwrap();
-//! let event = br#"{"class_uid":3002,"raw_data":"x","src_endpoint":{"ip":"10.0.0.1"}}"#;
-//! let Decision::Send(out) = policy.apply(event) else { panic!() };
-//! let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
-//! assert!(out.get("raw_data").is_none());
-//! assert_eq!(out["src_endpoint"]["ip"].as_str().unwrap().len(), 64);
-//! assert!(matches!(policy.apply(br#"{"class_uid":6003}"#), Decision::Withhold(_)));
+//! let policies = Policies::new(vec![policy.to_pack("splunk")]);
+//! let api_call = serde_json::json!({"class_uid": 6003});
+//! let egress = policies.egress("sink:splunk", &Facts::of(&api_call, None));
+//! assert_eq!(egress.withheld().unwrap().rule, "classes");
 //! ```
 
-use auditfed_schemas::hmac::hmac_sha256;
+use auditfed_schemas::policy::matcher::Value;
+use auditfed_schemas::policy::{Action, Match, Pack, Rule};
 use serde::Deserialize;
 
 /// `[sinks.<name>.policy]`. Empty lists allow everything.
@@ -44,19 +43,85 @@ pub struct Policy {
     pub hash_key: Option<String>,
 }
 
-/// What the policy does with one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Send these bytes: the event, unchanged when no field rule applies.
-    Send(Vec<u8>),
-    /// Keep it in: the reason names the rule.
-    Withhold(String),
-}
-
 impl Policy {
     /// Whether the policy changes or filters anything.
     pub fn is_open(&self) -> bool {
         *self == Policy::default()
+    }
+
+    /// The same rules as the pack `sinks.<sink>.policy`, version `config`,
+    /// every rule targeting `sink:<sink>`.
+    pub fn to_pack(&self, sink: &str) -> Pack {
+        let key = format!("sinks.{sink}.policy");
+        let text = |values: &[String]| values.iter().cloned().map(Value::Text).collect::<Vec<_>>();
+        let only = |column: &str, values: Vec<Value>| Match {
+            columns: [(column.to_owned(), values)].into(),
+        };
+        let withhold_unless = |id: &str, unless: Vec<Match>| Rule {
+            id: id.to_owned(),
+            description: format!("only the {id} of {key}.{id}"),
+            unless,
+            ..rule(Action::Withhold, sink)
+        };
+        let mut rules = Vec::new();
+        if !self.classes.is_empty() {
+            let classes = self.classes.iter().copied().map(Value::Int).collect();
+            rules.push(withhold_unless("classes", vec![only("class_uid", classes)]));
+        }
+        if !self.cloud_providers.is_empty() {
+            // Compared without case, as before: every spelling OCSF sources use.
+            let mut spellings = Vec::new();
+            for p in &self.cloud_providers {
+                let mut capitalized = p.to_lowercase();
+                if let Some(first) = capitalized.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                for s in [p.clone(), p.to_uppercase(), p.to_lowercase(), capitalized] {
+                    if !spellings.contains(&s) {
+                        spellings.push(s);
+                    }
+                }
+            }
+            rules.push(withhold_unless(
+                "cloud_providers",
+                vec![only("cloud_provider", text(&spellings))],
+            ));
+        }
+        if !self.regions.is_empty() {
+            rules.push(withhold_unless(
+                "regions",
+                vec![only("cloud_region", text(&self.regions))],
+            ));
+        }
+        if !self.tenants.is_empty() {
+            rules.push(withhold_unless(
+                "tenants",
+                vec![
+                    only("tenant_uid", text(&self.tenants)),
+                    only("cloud_account_uid", text(&self.tenants)),
+                ],
+            ));
+        }
+        if !self.drop_fields.is_empty() || !self.hash_fields.is_empty() {
+            rules.push(Rule {
+                id: "fields".to_owned(),
+                description: format!("{key}.drop_fields and {key}.hash_fields"),
+                drop: self.drop_fields.clone(),
+                hash: self.hash_fields.clone(),
+                hash_key: self
+                    .hash_key
+                    .clone()
+                    .filter(|_| !self.hash_fields.is_empty()),
+                ..rule(Action::Redact, sink)
+            });
+        }
+        Pack {
+            name: key,
+            version: "config".to_owned(),
+            description: format!("[sinks.{sink}.policy] of the config"),
+            rules,
+            ..Pack::default()
+        }
     }
 
     /// Problems of the policy under `key` (`sinks.<name>.policy`).
@@ -78,92 +143,40 @@ impl Policy {
         }
         problems
     }
-
-    /// Applies the policy to one canonical event.
-    pub fn apply(&self, event: &[u8]) -> Decision {
-        if self.is_open() {
-            return Decision::Send(event.to_vec());
-        }
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(event) else {
-            return Decision::Withhold("not a JSON event".into());
-        };
-        if let Some(reason) = self.filter(&value) {
-            return Decision::Withhold(reason);
-        }
-        if self.drop_fields.is_empty() && self.hash_fields.is_empty() {
-            return Decision::Send(event.to_vec());
-        }
-        for path in &self.drop_fields {
-            remove(&mut value, path);
-        }
-        let key = self.hash_key.as_deref().unwrap_or_default().as_bytes();
-        for path in &self.hash_fields {
-            if let Some(v) = lookup_mut(&mut value, path).filter(|v| !v.is_null()) {
-                let text = match &*v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                *v = serde_json::Value::String(hex::encode(hmac_sha256(key, text.as_bytes())));
-            }
-        }
-        Decision::Send(value.to_string().into_bytes())
-    }
-
-    fn filter(&self, v: &serde_json::Value) -> Option<String> {
-        let class = v["class_uid"].as_i64().unwrap_or(-1);
-        if !self.classes.is_empty() && !self.classes.contains(&class) {
-            return Some(format!("class {class} not in policy.classes"));
-        }
-        let text = |p: &str| v.pointer(p).and_then(|x| x.as_str()).unwrap_or_default();
-        let provider = text("/cloud/provider");
-        if !self.cloud_providers.is_empty()
-            && !self
-                .cloud_providers
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(provider))
-        {
-            return Some(format!(
-                "cloud provider {provider:?} not in policy.cloud_providers"
-            ));
-        }
-        let region = text("/cloud/region");
-        if !self.regions.is_empty() && !self.regions.iter().any(|r| r == region) {
-            return Some(format!("region {region:?} not in policy.regions"));
-        }
-        if !self.tenants.is_empty() {
-            let tenant = text("/metadata/tenant_uid");
-            let account = text("/cloud/account/uid");
-            if !self.tenants.iter().any(|t| t == tenant || t == account) {
-                return Some(format!(
-                    "tenant {:?} not in policy.tenants",
-                    if tenant.is_empty() { account } else { tenant }
-                ));
-            }
-        }
-        None
-    }
 }
 
-fn lookup_mut<'a>(v: &'a mut serde_json::Value, path: &str) -> Option<&'a mut serde_json::Value> {
-    path.split('.').try_fold(v, |v, part| v.get_mut(part))
-}
-
-fn remove(v: &mut serde_json::Value, path: &str) {
-    let (parent, last) = match path.rsplit_once('.') {
-        Some((parent, last)) => (lookup_mut(v, parent), last),
-        None => (Some(v), path),
-    };
-    if let Some(serde_json::Value::Object(map)) = parent {
-        map.remove(last);
+fn rule(action: Action, sink: &str) -> Rule {
+    Rule {
+        id: String::new(),
+        description: String::new(),
+        when: Match::default(),
+        unless: Vec::new(),
+        action,
+        targets: vec![format!("sink:{sink}")],
+        drop: Vec::new(),
+        hash: Vec::new(),
+        hash_key: None,
+        truncate: Default::default(),
+        archives: Vec::new(),
+        days: None,
+        per: None,
+        events_per_sec: None,
+        burst: None,
+        bytes_per_day: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use auditfed_schemas::hmac::hmac_sha256;
+    use auditfed_schemas::policy::{Facts, Policies};
+
     use super::*;
 
+    /// The filter of earlier versions, evaluated as its pack: the same
+    /// decisions as before.
     #[test]
-    fn filters_and_redactions() {
+    fn the_sink_filter_decides_as_before() {
         let policy = Policy {
             cloud_providers: vec!["aws".into()],
             regions: vec!["eu-west-1".into()],
@@ -173,31 +186,63 @@ mod tests {
             hash_key: Some("secret".into()),
             ..Policy::default()
         };
+        assert!(policy.check("sinks.s.policy").is_empty());
+        let pack = policy.to_pack("s");
+        assert!(
+            pack.check("sinks.s.policy").is_empty(),
+            "{:?}",
+            pack.check("x")
+        );
+        let policies = Policies::new(vec![pack]);
         let event = |region: &str, account: &str| {
-            format!(
-                r#"{{"class_uid":6003,"cloud":{{"provider":"AWS","region":"{region}","account":{{"uid":"{account}"}}}},"actor":{{"user":{{"name":"alice","email_addr":"a@x"}}}},"unmapped":{{"k":1}}}}"#
-            )
+            serde_json::json!({"class_uid": 6003,
+                "cloud": {"provider": "AWS", "region": region, "account": {"uid": account}},
+                "actor": {"user": {"name": "alice", "email_addr": "a@x"}}, "unmapped": {"k": 1}})
         };
-        let Decision::Send(out) = policy.apply(event("eu-west-1", "111").as_bytes()) else {
-            panic!("allowed by every rule")
-        };
-        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let ok = event("eu-west-1", "111");
+        let decision = policies.egress("sink:s", &Facts::of(&ok, None));
+        assert!(decision.withheld().is_none());
+        let mut out = ok.clone();
+        decision.redactions.apply(&mut out);
         assert!(out.get("unmapped").is_none());
         assert!(out["actor"]["user"].get("email_addr").is_none());
         assert_eq!(
             out["actor"]["user"]["name"],
             hex::encode(hmac_sha256(b"secret", b"alice"))
         );
+        // Only this sink: another target is not filtered by it.
+        let us = event("us-east-1", "111");
         assert!(
-            matches!(policy.apply(event("us-east-1", "111").as_bytes()), Decision::Withhold(r) if r.contains("region"))
+            policies
+                .egress("sink:other", &Facts::of(&us, None))
+                .withheld()
+                .is_none()
         );
+        let withheld = policies.egress("sink:s", &Facts::of(&us, None));
+        let rule = withheld.withheld().unwrap();
+        assert_eq!(rule.id(), "sinks.s.policy/regions@config");
+        assert!(rule.to_string().contains("policy.regions"));
+        let other_account = event("eu-west-1", "222");
+        let decision = policies.egress("sink:s", &Facts::of(&other_account, None));
+        assert_eq!(decision.withheld().unwrap().rule, "tenants");
+        // A tenant uid is accepted like an account, and providers without case.
+        let mut tenant = event("eu-west-1", "222");
+        tenant["metadata"] = serde_json::json!({"tenant_uid": "111"});
+        tenant["cloud"]["provider"] = "aws".into();
         assert!(
-            matches!(policy.apply(event("eu-west-1", "222").as_bytes()), Decision::Withhold(r) if r.contains("tenant"))
+            policies
+                .egress("sink:s", &Facts::of(&tenant, None))
+                .withheld()
+                .is_none()
         );
-        assert_eq!(
-            Policy::default().apply(b"{\"a\":1}"),
-            Decision::Send(b"{\"a\":1}".to_vec())
+        let no_region = serde_json::json!({"class_uid": 6003, "cloud": {"provider": "AWS"}});
+        assert!(
+            policies
+                .egress("sink:s", &Facts::of(&no_region, None))
+                .withheld()
+                .is_some()
         );
+        assert!(Policy::default().is_open());
         assert_eq!(
             Policy {
                 hash_fields: vec!["a".into()],

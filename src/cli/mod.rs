@@ -4,6 +4,7 @@ mod collect;
 mod ingest;
 pub(crate) mod keygen;
 mod normalize;
+mod policy;
 mod prove;
 mod quickstart;
 mod replay;
@@ -92,6 +93,9 @@ enum Command {
     /// Audit reports: run a control pack into a signed evidence bundle
     /// (`report run`), check one (`report verify [--rerun]`), list packs.
     Report(report::Args),
+    /// Policy packs: run their example cases (`policy test`), explain every
+    /// rule's decision on one event (`policy explain`).
+    Policy(policy::Args),
     /// Forward a time range again to one sink, from the events topic or the
     /// archive (after a SIEM lost data); receipts say `"mode":"replay"`.
     Replay(replay::Args),
@@ -118,5 +122,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Report(args) => report::run(args),
+        Command::Policy(args) => policy::run(args),
     }
 }

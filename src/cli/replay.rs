@@ -93,7 +93,8 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         }
     };
     let stop = stop_flag()?;
-    let line = auditfed_sinks::service::drive(&kafka, sink, feed, &stop, None)?;
+    let packs = auditfed_sinks::service::config_policies(&config)?;
+    let line = auditfed_sinks::service::drive(&kafka, sink, &packs, feed, &stop, None)?;
     eprintln!("{line}");
     Ok(ExitCode::SUCCESS)
 }

@@ -26,8 +26,24 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             if let Err(p) = load_signer(&config) {
                 problems.extend(p);
             }
-            if let Err(p) = auditfed_sinks::config::parse_sinks(&config.sinks) {
+            if let Err(p) = auditfed_schemas::policy::load::from_config(
+                &config.policies,
+                std::path::Path::new("."),
+            ) {
                 problems.extend(p);
+            }
+            match auditfed_sinks::config::parse_sinks(&config.sinks) {
+                Err(p) => problems.extend(p),
+                Ok(sinks) => {
+                    for sink in sinks.iter().filter(|s| !s.kind.policy().is_open()) {
+                        eprintln!(
+                            "{}: note: [sinks.{}.policy] is applied as the policy pack \"sinks.{}.policy\" (version config); see docs/policy.md to write it as a [policies.<name>] pack",
+                            path.display(),
+                            sink.name,
+                            sink.name
+                        );
+                    }
+                }
             }
             if let Err(p) = auditfed_ingest::collectors::parse_collectors(&config.collectors) {
                 problems.extend(p);

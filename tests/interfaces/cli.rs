@@ -430,3 +430,93 @@ batch_max_ms = 0
         "{stdout}"
     );
 }
+
+#[test]
+fn policy_packs_run_their_cases_explain_a_decision_and_fail_at_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let examples = root.join("examples/policies");
+    let out = auditfed()
+        .args(["policy", "test"])
+        .arg(&examples)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+
+    // A case whose expectation the pack does not meet: named, exit 1.
+    let dir = std::env::temp_dir().join(format!("auditfed-policy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pack = std::fs::read_to_string(examples.join("corp-egress.toml"))
+        .unwrap()
+        .replace(
+            "expect = { egress = \"withhold\", egress_rule = \"eu-data-stays-in-eu\" }",
+            "expect = { egress = \"send\" }",
+        );
+    std::fs::write(dir.join("corp.toml"), pack).unwrap();
+    let out = auditfed()
+        .args(["policy", "test"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  corp@2026-12-01: an EU API call does not reach a SIEM")
+            && stdout.contains("expected send, got withhold"),
+        "{stdout}"
+    );
+
+    // explain: every rule, the one that decided.
+    let event = dir.join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"class_uid":6003,"metadata":{"uid":"e-1"},"cloud":{"region":"eu-north-1"},"raw_data":"x"}"#,
+    )
+    .unwrap();
+    let out = auditfed()
+        .args(["policy", "explain", "--target", "sink:splunk", "--pack"])
+        .arg(&examples)
+        .arg("--event")
+        .arg(&event)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("applies  corp-egress/eu-data-stays-in-eu@2026-12-01 [withhold] withheld from sink:splunk"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pseudonymous-soc@2026-12-01 [redact] not applied: not about sink:splunk"),
+        "{stdout}"
+    );
+
+    // validate: a pack's problems with their keys.
+    let config = dir.join("auditfed.toml");
+    std::fs::write(
+        &config,
+        "[kafka]\nbootstrap = \"embedded\"\n[policies.eu]\nversion = \"1\"\n[[policies.eu.rule]]\nid = \"r\"\naction = \"route\"\nmatch = { region = [\"eu-*\"] }\n",
+    )
+    .unwrap();
+    let out = auditfed()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`policies.eu.rule[0].match.region`: unknown column"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`policies.eu.rule[0].archives`: a route rule needs"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

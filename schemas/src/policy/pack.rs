@@ -113,7 +113,7 @@ pub struct Rule {
     /// Redact: field (or `@class`) → the most characters kept.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub truncate: BTreeMap<String, usize>,
-    /// Route: the archives (`[archives.<name>]`) the event is written to.
+    /// Route: the archives (by name) the event may be written to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub archives: Vec<String>,
     /// Retain: days the event is kept after its time.
@@ -359,7 +359,7 @@ impl Rule {
             Action::Route => need(
                 !self.archives.is_empty(),
                 "archives",
-                "a route rule needs the archives it allows (names of [archives.<name>])",
+                "a route rule needs the archives it allows (archive names)",
             ),
             Action::Retain => need(
                 self.days.is_some_and(|d| d > 0),

@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 
 use auditfed_platform::kafka::{Kafka, headers};
 use auditfed_schemas::config::KafkaConfig;
+use auditfed_schemas::policy::Policies;
 use auditfed_sinks::config::BatchConfig;
 use auditfed_sinks::driver::{Driver, OutgoingEvent, Service};
-use auditfed_sinks::policy::Policy;
 use auditfed_sinks::sentinel::{SentinelConfig, SentinelService};
 use auditfed_sinks::splunk::{SplunkConfig, SplunkService};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -198,7 +198,8 @@ fn through_kafka<S: Service>(
     service: S,
     n: usize,
 ) -> f64 {
-    let mut driver = Driver::new(kafka, name, "bench", batch, Policy::default(), service).unwrap();
+    let mut driver =
+        Driver::new(kafka, name, "bench", batch, Policies::default(), service).unwrap();
     let idle = Duration::from_secs(2);
     let started = Instant::now();
     let stats = driver

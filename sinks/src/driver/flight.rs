@@ -215,7 +215,7 @@ mod tests {
                     rejected.push(&landed.events[*i].uid);
                 }
                 Outcome::Delivered(_) => delivered.push(&landed.events[*i].uid),
-                Outcome::Withheld(_) => unreachable!(),
+                Outcome::Withheld { .. } => unreachable!(),
             }
         }
         rejected.sort();

@@ -29,7 +29,7 @@ pub use batch::BatchConfig;
 pub use feed::{CLOCK_SKEW_MS, EventsFeed, Feed, GroupFeed, GroupPosition, Polled, RangeFeed};
 
 use crate::SinkError;
-use crate::policy::{Decision, Policy};
+use auditfed_schemas::policy::{Facts, Policies};
 
 /// One sealed event on its way to a SIEM.
 #[derive(Debug, Clone)]
@@ -171,8 +171,13 @@ enum Outcome {
     Delivered(String),
     /// Refused by the SIEM: reason and response body.
     Rejected(String, String),
-    /// Kept in by the egress policy: the rule.
-    Withheld(String),
+    /// Kept in by a policy: the rule (`<pack>/<rule>@<version>`) and why.
+    Withheld {
+        /// The rule's reference.
+        rule: String,
+        /// The rule and its description.
+        reason: String,
+    },
 }
 
 /// How long the driver waits for its oldest batch before it pauses the feed.
@@ -200,7 +205,9 @@ pub struct Driver<S: Service> {
     /// Events polled but not yet batched (one over a batch's byte limit,
     /// or handed out by a rebalance while the feed was paused).
     backlog: VecDeque<OutgoingEvent>,
-    policy: Policy,
+    policies: Arc<Policies>,
+    /// `sink:<name>`: what the egress rules are asked about.
+    target: String,
     in_flight: VecDeque<InFlight>,
     /// When the first batch was sent.
     first_sent: Option<Instant>,
@@ -214,11 +221,11 @@ impl<S: Service> Driver<S> {
         name: &str,
         instance_id: &str,
         batch: BatchConfig,
-        policy: Policy,
+        policies: Policies,
         service: S,
     ) -> Result<Driver<S>, SinkError> {
         let feed = GroupFeed::join(kafka, name, instance_id)?;
-        Driver::with_feed(kafka, name, Box::new(feed), batch, policy, service)
+        Driver::with_feed(kafka, name, Box::new(feed), batch, policies, service)
     }
 
     /// A driver on any [`Feed`] (a replay's range of the events topic or
@@ -228,7 +235,7 @@ impl<S: Service> Driver<S> {
         name: &str,
         feed: Box<dyn Feed>,
         batch: BatchConfig,
-        policy: Policy,
+        policies: Policies,
         service: S,
     ) -> Result<Driver<S>, SinkError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -247,7 +254,8 @@ impl<S: Service> Driver<S> {
             runtime,
             stats: Stats::default(),
             backlog: VecDeque::new(),
-            policy,
+            policies: Arc::new(policies),
+            target: format!("sink:{name}"),
             in_flight: VecDeque::new(),
             first_sent: None,
         })
@@ -385,14 +393,14 @@ impl<S: Service> Driver<S> {
             *n = (*n).max(e.offset + 1);
         }
         let mut withheld = Vec::new();
-        let allowed = if self.policy.is_open() {
+        let allowed = if !self.policies.has_egress() {
             batch
         } else {
             let mut allowed = Vec::with_capacity(batch.len());
             for event in batch {
-                match self.policy.apply(&event.json) {
-                    Decision::Send(json) => allowed.push(OutgoingEvent { json, ..event }),
-                    Decision::Withhold(rule) => withheld.push((event, Outcome::Withheld(rule))),
+                match egress(&self.policies, &self.target, event) {
+                    Egressed::Send(event) => allowed.push(event),
+                    Egressed::Kept(event, outcome) => withheld.push((event, outcome)),
                 }
             }
             allowed
@@ -483,6 +491,36 @@ impl<S: Service> Driver<S> {
         self.backlog.clear();
         self.feed.rewind()
     }
+}
+
+/// The event as it may leave to `target` (redacted), or why it stays.
+fn egress(policies: &Policies, target: &str, event: OutgoingEvent) -> Egressed {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&event.json) else {
+        let reason = "not a JSON event".to_owned();
+        let rule = String::new();
+        return Egressed::Kept(event, Outcome::Withheld { rule, reason });
+    };
+    let decision = policies.egress(target, &Facts::of(&value, Some(&event.source)));
+    if let Some(rule) = decision.withheld() {
+        let (rule, reason) = (rule.id(), rule.to_string());
+        return Egressed::Kept(event, Outcome::Withheld { rule, reason });
+    }
+    if decision.redactions.is_empty() {
+        return Egressed::Send(event);
+    }
+    decision.redactions.apply(&mut value);
+    Egressed::Send(OutgoingEvent {
+        json: value.to_string().into_bytes(),
+        ..event
+    })
+}
+
+/// What [`egress`] decided for one event.
+enum Egressed {
+    /// It goes, as these bytes.
+    Send(OutgoingEvent),
+    /// It stays in, with its receipt's outcome.
+    Kept(OutgoingEvent, Outcome),
 }
 
 /// A SIEM's `Retry-After` (seconds or an HTTP date), when it sent one.

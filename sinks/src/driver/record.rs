@@ -163,10 +163,11 @@ impl Recorder {
                 "seq": event.seq, "batch": null, "time_ms": now, "mode": mode,
             });
             match outcome {
-                Outcome::Withheld(rule) => {
+                Outcome::Withheld { rule, reason } => {
                     stats.withheld += 1;
                     receipt["outcome"] = "withheld".into();
-                    receipt["reason"] = rule.as_str().into();
+                    receipt["rule"] = rule.as_str().into();
+                    receipt["reason"] = reason.as_str().into();
                 }
                 Outcome::Delivered(id) => {
                     stats.delivered += 1;
