@@ -18,7 +18,7 @@
 //! assert_eq!(egress.withheld().unwrap().rule, "classes");
 //! ```
 
-use auditfed_schemas::policy::matcher::Value;
+use auditfed_schemas::policy::matcher::{Value, is_dotted_path};
 use auditfed_schemas::policy::{Action, Match, Pack, Rule};
 use serde::Deserialize;
 
@@ -134,7 +134,7 @@ impl Policy {
             ));
         }
         for field in self.drop_fields.iter().chain(&self.hash_fields) {
-            if field.is_empty() || field.split('.').any(str::is_empty) {
+            if !is_dotted_path(field) {
                 problems.push((
                     key.to_owned(),
                     format!("{field:?}: expected a dotted path such as actor.user.name"),

@@ -33,6 +33,18 @@ fn hec(port: u16, state: &Path, extra: &[&str]) -> KillOnDrop {
     server
 }
 
+/// `auditfed run sinks [extra] --config CONFIG` as member `sink-1`.
+fn run_sinks(config: &Path, extra: &[&str]) -> Command {
+    let mut command = auditfed();
+    command
+        .args(["run", "sinks"])
+        .args(extra)
+        .arg("--config")
+        .arg(config)
+        .env("HOSTNAME", "sink-1");
+    command
+}
+
 /// The pipeline's config plus a `[sinks.splunk]` table.
 fn sink_config(p: &Pipeline, port: u16, token: &str) -> std::path::PathBuf {
     let path = p.dir.join(format!("sinks-{token}.toml"));
@@ -104,12 +116,12 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
 
     // A refused token: the sink stops at once, naming the key, and commits nothing.
     let server = hec(port, &state, &flaky);
-    let out = auditfed()
-        .args(["run", "sinks", "--exit-when-idle", "3", "--config"])
-        .arg(sink_config(&p, port, "wrong-token"))
-        .env("HOSTNAME", "sink-1")
-        .output()
-        .unwrap();
+    let out = run_sinks(
+        &sink_config(&p, port, "wrong-token"),
+        &["--exit-when-idle", "3"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sinks.splunk.token"), "{err}");
@@ -120,10 +132,7 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
     let mut rng = Rng::new();
     let mut server = Some(server);
     for round in 0..4 {
-        let mut sink = auditfed()
-            .args(["run", "sinks", "--config"])
-            .arg(&config)
-            .env("HOSTNAME", "sink-1")
+        let mut sink = run_sinks(&config, &[])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -135,10 +144,7 @@ fn every_archived_event_reaches_splunk_through_failures_and_kill_dash_nine() {
             server = Some(hec(port, &state, &flaky));
         }
     }
-    let out = auditfed()
-        .args(["run", "sinks", "--exit-when-idle", "5", "--config"])
-        .arg(&config)
-        .env("HOSTNAME", "sink-1")
+    let out = run_sinks(&config, &["--exit-when-idle", "5"])
         .output()
         .unwrap();
     assert!(
@@ -277,18 +283,7 @@ fn replay_reforwards_a_time_range_from_the_topic_and_from_the_archive() {
     assert!(got.values().all(|&c| c == 2), "{got:?}");
 
     // The sink's own group was not moved: a normal run delivers everything.
-    let out = auditfed()
-        .args([
-            "run",
-            "sinks",
-            "--sink",
-            "splunk",
-            "--exit-when-idle",
-            "3",
-            "--config",
-        ])
-        .arg(&config)
-        .env("HOSTNAME", "sink-1")
+    let out = run_sinks(&config, &["--sink", "splunk", "--exit-when-idle", "3"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -440,10 +435,7 @@ fn a_kill_right_after_splunk_confirms_leaves_one_receipt_and_one_dead_letter_per
 
     let delays_ms = [0, 0, 2, 5, 10, 20, 40];
     for delay in delays_ms {
-        let mut sink = auditfed()
-            .args(["run", "sinks", "--sink", "splunk", "--config"])
-            .arg(&path)
-            .env("HOSTNAME", "sink-1")
+        let mut sink = run_sinks(&path, &["--sink", "splunk"])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -470,27 +462,13 @@ fn a_kill_right_after_splunk_confirms_leaves_one_receipt_and_one_dead_letter_per
     // Later still: the moment the first receipt of a run reaches Kafka,
     // before its batch's offsets can be committed.
     for _ in 0..4 {
-        let sink = auditfed()
-            .args(["run", "sinks", "--sink", "splunk", "--config"])
-            .arg(&path)
-            .env("HOSTNAME", "sink-1")
+        let sink = run_sinks(&path, &["--sink", "splunk"])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         kill_at_first_receipt(&p, sink);
     }
-    let out = auditfed()
-        .args([
-            "run",
-            "sinks",
-            "--sink",
-            "splunk",
-            "--exit-when-idle",
-            "5",
-            "--config",
-        ])
-        .arg(&path)
-        .env("HOSTNAME", "sink-1")
+    let out = run_sinks(&path, &["--sink", "splunk", "--exit-when-idle", "5"])
         .output()
         .unwrap();
     assert!(

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::matcher::field;
 use super::{Facts, Pack, Policies, Verdict};
 
 /// How one case went.
@@ -77,12 +78,7 @@ fn check(
     }
     let mut redacted = event.clone();
     egress.redactions.apply(&mut redacted);
-    let at = |v: &serde_json::Value, path: &str| {
-        path.split('.')
-            .try_fold(v, |v, part| v.get(part))
-            .cloned()
-            .filter(|v| !v.is_null())
-    };
+    let at = |v: &serde_json::Value, path: &str| field(v, path).cloned();
     for path in &expect.dropped {
         if at(&redacted, path).is_some() {
             failures.push(format!(

@@ -126,10 +126,20 @@ impl<'a> Facts<'a> {
 
     /// Whether the event has a non-null value at dotted `path`.
     pub fn has_field(&self, path: &str) -> bool {
-        path.split('.')
-            .try_fold(self.event, |v, part| v.get(part))
-            .is_some_and(|v| !v.is_null())
+        field(self.event, path).is_some()
     }
+}
+
+/// The non-null value at dotted `path` of `value`.
+pub fn field<'v>(value: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    path.split('.')
+        .try_fold(value, |v, part| v.get(part))
+        .filter(|v| !v.is_null())
+}
+
+/// Whether `path` is a dotted path (`actor.user.email_addr`): no empty part.
+pub fn is_dotted_path(path: &str) -> bool {
+    !path.is_empty() && !path.split('.').any(str::is_empty)
 }
 
 /// Whether `text` is one of `patterns` (exact, or a prefix ending in `*`).
@@ -187,7 +197,7 @@ impl Match {
                 "fields" => {
                     for v in values {
                         match v {
-                            Value::Text(p) if !p.is_empty() && !p.split('.').any(str::is_empty) => {}
+                            Value::Text(p) if is_dotted_path(p) => {}
                             other => problems.push((at.clone(), format!("{other:?}: expected a dotted path such as actor.user.email_addr"))),
                         }
                     }

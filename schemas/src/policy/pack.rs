@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::matcher::{Match, Value, text_matches};
+use super::matcher::{Match, Value, is_dotted_path, text_matches};
 
 /// One named, versioned rule set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -229,7 +229,7 @@ impl Pack {
         }
         for (class, paths) in &self.classify {
             for path in paths {
-                if path.is_empty() || path.split('.').any(str::is_empty) {
+                if !is_dotted_path(path) {
                     p(
                         format!("{key}.classify.{class}"),
                         format!("{path:?}: expected a dotted path such as actor.user.email_addr"),
@@ -347,7 +347,7 @@ impl Rule {
                             &format!("{f}: no such class in the pack's [classify]"),
                         ),
                         None => need(
-                            !f.is_empty() && !f.split('.').any(str::is_empty),
+                            is_dotted_path(f),
                             "drop",
                             &format!(
                                 "{f:?}: expected a dotted path such as actor.user.name, or @class"

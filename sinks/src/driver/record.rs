@@ -29,6 +29,17 @@ struct Deliveries {
     first_error: std::sync::Mutex<Option<String>>,
 }
 
+impl Deliveries {
+    /// The first error since the last call, if any delivery failed; resets both.
+    fn take_failure(&self) -> Option<String> {
+        if self.failed.swap(0, Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        Some(first.take().unwrap_or_default())
+    }
+}
+
 struct Context(Arc<Deliveries>);
 
 impl ClientContext for Context {}
@@ -133,12 +144,7 @@ impl Recorder {
                 abort_transaction(&self.producer, TIMEOUT);
                 // The abort purges what was queued: those reports are not
                 // the next batch's failures.
-                self.deliveries.failed.store(0, Ordering::Relaxed);
-                self.deliveries
-                    .first_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
+                self.deliveries.take_failure();
                 Err(match e {
                     SinkError::Kafka(why) => SinkError::Uncommitted(why),
                     e => e,
@@ -193,16 +199,9 @@ impl Recorder {
         }
         flush_now(&self.producer, TIMEOUT)
             .map_err(|e| SinkError::Kafka(format!("receipts not written: {e}")))?;
-        if self.deliveries.failed.swap(0, Ordering::Relaxed) > 0 {
-            let first = self
-                .deliveries
-                .first_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
+        if let Some(first) = self.deliveries.take_failure() {
             return Err(SinkError::Kafka(format!(
-                "receipts or dead letters not written: {}",
-                first.unwrap_or_default()
+                "receipts or dead letters not written: {first}"
             )));
         }
         Ok(())
